@@ -11,7 +11,8 @@ author = _d['author']
 copyright = _d['copyright']
 release = _d['version']
 
-extensions = ['myst_nb', 'sphinx.ext.autodoc', 'sphinx.ext.viewcode']
+# sphinx-mathjax-offline serves MathJax from the site itself: no CDN.
+extensions = ['myst_nb', 'sphinx.ext.autodoc', 'sphinx.ext.viewcode', 'sphinx-mathjax-offline']
 root_doc = 'index'
 exclude_patterns = ['_build', '**.ipynb_checkpoints', 'sidebar.yml', '_quarto.yml']
 
@@ -32,3 +33,13 @@ html_theme_options = {'show_toc_level': 2, 'use_download_button': False, 'use_fu
 # Docstrings are written in Markdown style: `x` is code.
 default_role = 'literal'
 nb_render_markdown_format = 'myst'
+
+
+def _skip_sklearn_request_methods(app, what, name, obj, skip, options):
+    "scikit-learn adds `set_*_request` methods to every estimator; they are its API, not the course's."
+    if name.startswith('set_') and name.endswith('_request'): return True
+    return skip
+
+
+def setup(app):
+    app.connect('autodoc-skip-member', _skip_sklearn_request_methods)

@@ -6,13 +6,13 @@
 __all__ = ['fast_mode', 'pick', 'mode_banner', 'set_seed', 'course_root', 'cache_dir', 'figures_dir', 'save_figure',
            'results_path', 'record_result']
 
-# %% ../nbs/00_config.ipynb #6562648c
+# %% ../nbs/00_config.ipynb #ab756d20
 import json, os, random, tempfile
 from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/00_config.ipynb #f3f2483c
+# %% ../nbs/00_config.ipynb #70b26780
 def fast_mode() -> bool:
     "True in fast CI mode: `LLMCOURSE_FAST` set to a true value, or running under `nbdev_test` (`IN_TEST`)."
     forced = os.environ.get('LLMCOURSE_FAST')
@@ -37,7 +37,7 @@ def set_seed(seed: int = 0):
         torch.manual_seed(seed)
     except ImportError: pass
 
-# %% ../nbs/00_config.ipynb #d021e65b
+# %% ../nbs/00_config.ipynb #d458d21e
 def course_root() -> Path:
     "The repository root (the folder holding `settings.ini`), searched upwards from the working directory."
     here = Path.cwd().resolve()
@@ -58,8 +58,8 @@ def figures_dir() -> Path:
     return d
 
 def save_figure(fig, name: str) -> Path:
-    "Save a matplotlib figure as `figures_dir()/name` (PNG unless `name` says otherwise) and return the path."
-    path = figures_dir()/(name if Path(name).suffix else f'{name}.png')
+    "Save a matplotlib figure as `figures_dir()/name` (PNG unless `name` ends in .svg, .pdf or .jpg) and return the path."
+    path = figures_dir()/(name if Path(name).suffix.lower() in ('.png', '.svg', '.pdf', '.jpg') else f'{name}.png')
     fig.savefig(path, dpi=110, bbox_inches='tight')
     return path
 

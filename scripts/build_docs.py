@@ -61,11 +61,21 @@ def adapt_for_sphinx(cell):
         if md: out['data']['text/markdown'] = re.sub(r'^\s*---\s*\n', '', md)
 
 
+def title_cell(cell):
+    "nbdev moves a notebook's `# Title` and `> description` into Quarto front matter; put them back as Markdown."
+    import yaml
+    if cell.cell_type != 'raw' or not cell.source.startswith('---'): return cell
+    meta = yaml.safe_load(cell.source.strip().strip('-')) or {}
+    text = f"# {meta.get('title', '')}" + (f"\n\n> {meta['description']}" if meta.get('description') else '')
+    return nbformat.v4.new_markdown_cell(text)
+
+
 def finish_pages():
     "Copy the figures beside the pages, adapt the cells for myst-nb, and add the table of contents to the home page."
     shutil.copytree(ROOT/'figures', PROC/'figures', dirs_exist_ok=True)
     for nb_path in PROC.glob('*.ipynb'):
         nb = nbformat.read(nb_path, as_version=4)
+        nb.cells = [title_cell(c) for c in nb.cells]
         for c in nb.cells: adapt_for_sphinx(c)
         if nb_path.stem == 'index':
             toc = '\n'.join(['```{toctree}', ':hidden:', ':maxdepth: 1', '', *chapters(), 'api', '```'])
