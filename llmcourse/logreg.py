@@ -7,14 +7,14 @@ __all__ = ['sigmoid', 'log_loss_from_scores', 'loss_and_grad', 'numerical_grad',
            'torch_manual_grad', 'gradient_check', 'breast_cancer_split', 'DivergenceWarning', 'gradient_descent',
            'newton', 'LogisticRegression', 'sklearn_reference', 'parity_with_sklearn', 'run_estimator_checks',
            'benchmark_newton_vs_sklearn', 'print_benchmark', 'make_2d_data', 'boundary_line', 'playground_state',
-           'draw_playground', 'logreg_playground']
+           'draw_playground', 'logreg_playground', 'linear_probe']
 
-# %% ../nbs/01_logreg.ipynb #1b3364fe
+# %% ../nbs/01_logreg.ipynb #aa3edc6c
 import warnings
 
 import numpy as np
 
-# %% ../nbs/01_logreg.ipynb #2a9332a5
+# %% ../nbs/01_logreg.ipynb #89f3bb36
 def sigmoid(z):
     "Numerically stable logistic function: only ever exponentiates `-|z|`, so it never overflows."
     z = np.asarray(z, dtype=float)
@@ -33,7 +33,7 @@ def loss_and_grad(w, b, X, y, alpha=0.0):
     loss = log_loss_from_scores(y, z) + 0.5 * alpha * float(w @ w)
     return loss, X.T @ r / len(y) + alpha * w, float(r.mean())
 
-# %% ../nbs/01_logreg.ipynb #6b6f1c91
+# %% ../nbs/01_logreg.ipynb #5d7212ee
 def numerical_grad(f, x, h=1e-6):
     "Central finite-difference gradient of the scalar function `f` at the vector `x`."
     x = np.asarray(x, dtype=float)
@@ -80,7 +80,7 @@ def gradient_check(X, y, alpha=0.1, seed=0) -> dict:
             'torch manual vs autograd': relative_error(manual, autograd),
             'bias only, vs finite differences': relative_error(analytic[-1], numeric[-1])}
 
-# %% ../nbs/01_logreg.ipynb #327bebfd
+# %% ../nbs/01_logreg.ipynb #7a4da67e
 def breast_cancer_split(test_size: float = 0.25, seed: int = 0):
     "Standardised breast-cancer data: `(X_train, X_test, y_train, y_test)`; the scaler is fitted on the training split only."
     from sklearn.datasets import load_breast_cancer
@@ -91,7 +91,7 @@ def breast_cancer_split(test_size: float = 0.25, seed: int = 0):
     scaler = StandardScaler().fit(Xtr)
     return scaler.transform(Xtr), scaler.transform(Xte), ytr.astype(float), yte.astype(float)
 
-# %% ../nbs/01_logreg.ipynb #9e6fa5b0
+# %% ../nbs/01_logreg.ipynb #4dab2e41
 class DivergenceWarning(RuntimeWarning):
     "The loss diverged: the learning rate is too large for this problem's curvature."
 
@@ -137,7 +137,7 @@ def newton(X, y, alpha=0.0, max_iter=50, tol=1e-10, fit_intercept=True):
     w, b = (theta[:-1], float(theta[-1])) if fit_intercept else (theta, 0.0)
     return w, b, np.array(losses)
 
-# %% ../nbs/01_logreg.ipynb #4758ed76
+# %% ../nbs/01_logreg.ipynb #4e268ad8
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 def _validate(est, X, reset=False):
@@ -201,7 +201,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         w = self.coef_[0]
         return log_loss_from_scores(t, self.decision_function(X)) + 0.5 * self.alpha * float(w @ w)
 
-# %% ../nbs/01_logreg.ipynb #b8660424
+# %% ../nbs/01_logreg.ipynb #3dedbccb
 def sklearn_reference(X, y, alpha, tol=1e-12):
     "scikit-learn's `LogisticRegression` with the same objective as ours (`C = 1/(alpha N)`), solved tightly."
     from sklearn.linear_model import LogisticRegression as SkLR
@@ -218,13 +218,13 @@ def parity_with_sklearn(X, y, alpha=0.01) -> dict:
             'max_coef_gap': float(np.abs(np.append(ours.coef_, ours.intercept_) - np.append(ref.coef_, ref.intercept_)).max()),
             'newton_steps': ours.n_iter_, 'sklearn_iters': int(ref.n_iter_[0])}
 
-# %% ../nbs/01_logreg.ipynb #92812f51
+# %% ../nbs/01_logreg.ipynb #d5f6ec29
 def run_estimator_checks(estimator=None) -> list:
     "Run scikit-learn's `check_estimator`; returns one record per check (name, status), raising on any failure."
     from sklearn.utils.estimator_checks import check_estimator
     return check_estimator(estimator if estimator is not None else LogisticRegression(), on_skip=None, on_fail='raise')
 
-# %% ../nbs/01_logreg.ipynb #307ab53f
+# %% ../nbs/01_logreg.ipynb #f2653257
 def benchmark_newton_vs_sklearn(alpha=0.01, repeats=50) -> dict:
     "Median time of our Newton solver and of scikit-learn's default (lbfgs) to fit the breast-cancer data, and the loss each reaches."
     import time
@@ -251,7 +251,7 @@ def print_benchmark(res: dict):
     print(f"time ratio scikit-learn / Newton: {res['sklearn_over_newton']:.2f}x "
           f"(Newton reaches a loss {res['loss_sklearn'] - res['loss_newton']:.1e} lower)")
 
-# %% ../nbs/01_logreg.ipynb #297a3593
+# %% ../nbs/01_logreg.ipynb #27c835bf
 def make_2d_data(n=200, separation=2.0, seed=0):
     "Two overlapping Gaussian blobs in 2-D (classes 0 and 1), for pictures and the playground."
     rng = np.random.default_rng(seed)
@@ -264,7 +264,7 @@ def boundary_line(w, b, xs):
     if abs(w[1]) < 1e-12: return None
     return xs, -(w[0] * xs + b) / w[1]
 
-# %% ../nbs/01_logreg.ipynb #4db32860
+# %% ../nbs/01_logreg.ipynb #93977cd1
 def playground_state(X, y, lr=0.3, iterations=100, alpha=0.0, threshold=0.5) -> dict:
     "Fit by gradient descent with these settings and return what the playground shows: parameters, losses, confusion matrix, accuracy."
     from sklearn.metrics import confusion_matrix
@@ -324,3 +324,25 @@ def logreg_playground(X=None, y=None):
     ui.controls, ui.summary, ui.output, ui.update = controls, summary, out, update
     update()
     return ui
+
+# %% ../nbs/01_logreg.ipynb #ee456a73
+def linear_probe(train, test, max_length: int = 256, alphas=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), folds: int = 5,
+                 seed: int = 0) -> dict:
+    "Logistic regression on frozen mean-pooled MiniLM features: L2 strength chosen by cross-validation on `train`, scored once on `test`."
+    from sklearn.linear_model import LogisticRegression as SkLR
+    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from llmcourse.models import sentence_features
+    F_train, F_test = (sentence_features(ds.texts, max_length=max_length) for ds in (train, test))
+    binary = len(train.label_names) == 2     # ours is binary; scikit-learn's (same objective) handles three classes
+    def probe(a): return make_pipeline(StandardScaler(), LogisticRegression(alpha=a) if binary
+                                       else SkLR(C=1 / (a * len(train)), max_iter=10_000))
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    scores = {a: float(cross_val_score(probe(a), F_train, train.labels, cv=cv).mean()) for a in alphas}
+    best = max(alphas, key=lambda a: scores[a])
+    pred = probe(best).fit(F_train, train.labels).predict(F_test)
+    return {'accuracy': float(accuracy_score(test.labels, pred)),
+            'macro_f1': float(f1_score(test.labels, pred, average='macro')),
+            'alpha': best, 'cv_accuracy': scores, 'predictions': pred}

@@ -1,0 +1,47 @@
+"""Fine-tune MiniLM on the drug reviews from the command line; runs as is under torchrun or `accelerate launch`.
+
+  python scripts/finetune.py --labels binary
+  torchrun --nproc_per_node 2 scripts/finetune.py --labels binary --epochs 1
+  accelerate launch --multi_gpu --num_processes 4 scripts/finetune.py --labels binary
+"""
+import argparse
+import os
+
+import torch
+from accelerate import Accelerator
+
+from llmcourse.data import load_drug_reviews
+from llmcourse.finetune import TrainConfig, evaluate, make_loader, train
+from llmcourse.models import load_classifier, load_tokenizer, tiny_bert
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--labels', choices=['binary', 'three'], default='binary')
+    ap.add_argument('--epochs', type=int, default=6)
+    ap.add_argument('--lr', type=float, default=1e-4)
+    ap.add_argument('--batch-size', type=int, default=16)
+    ap.add_argument('--max-length', type=int, default=256)
+    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--output-dir', default=None, help='checkpoints (best/ and last/); resumes from last/ if present')
+    ap.add_argument('--limit', type=int, default=None, help='use a stratified sample of this many training reviews')
+    ap.add_argument('--tiny', action='store_true', help='a tiny random BERT instead of MiniLM (for tests)')
+    args = ap.parse_args()
+
+    acc = Accelerator(cpu=not torch.cuda.is_available(), rng_types=[])
+    tok = load_tokenizer()
+    tr, va, te = (load_drug_reviews(s, args.labels) for s in ('train', 'valid', 'test'))
+    if args.limit: tr, va, te = tr.sample(args.limit), va.sample(args.limit // 2), te.sample(args.limit // 2)
+    model = tiny_bert(tr.label_names, seed=args.seed) if args.tiny else load_classifier(label_names=tr.label_names, seed=args.seed)
+    cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length,
+                      seed=args.seed, output_dir=args.output_dir, progress=acc.is_main_process)
+    res = train(model, tok, tr, va, cfg, accelerator=acc)
+    test = evaluate(model, acc.prepare(make_loader(te, tok, 64, args.max_length, shuffle=False)), acc)
+    checksum = float(sum(p.double().sum() for p in model.parameters()))
+    print(f'rank {acc.process_index}/{acc.num_processes}: steps {res.steps}, parameter checksum {checksum:.10e}', flush=True)
+    acc.print(f"test accuracy {test['accuracy']:.4f}, macro-F1 {test['macro_f1']:.4f}")
+
+
+if __name__ == '__main__':
+    os.environ.setdefault('HF_HUB_OFFLINE', '1')
+    main()
