@@ -192,18 +192,18 @@ def load_model(path):
     except Exception as e:
         raise ValueError(f'checkpoint {path} is corrupt and cannot be loaded: {type(e).__name__}: {e}') from e
 
-def _flatten_state(prefix, obj, tensors, meta):
+def _flatten_state(prefix, obj, tensors):
     "Split a nested state (dicts, lists, tensors, numbers) into named tensors and a JSON-able skeleton."
     if isinstance(obj, torch.Tensor):
         tensors[prefix] = obj.detach().cpu().contiguous(); return {'__tensor__': prefix}
     if isinstance(obj, np.ndarray):
         tensors[prefix] = torch.from_numpy(obj.copy()); return {'__ndarray__': prefix}
     if isinstance(obj, dict):
-        return {'__dict__': [[_flatten_state(f'{prefix}.k{i}', k, tensors, meta), _flatten_state(f'{prefix}.{i}', v, tensors, meta)]
+        return {'__dict__': [[_flatten_state(f'{prefix}.k{i}', k, tensors), _flatten_state(f'{prefix}.{i}', v, tensors)]
                              for i, (k, v) in enumerate(obj.items())]}
     if isinstance(obj, (list, tuple)):
         return {'__list__' if isinstance(obj, list) else '__tuple__':
-                [_flatten_state(f'{prefix}.{i}', v, tensors, meta) for i, v in enumerate(obj)]}
+                [_flatten_state(f'{prefix}.{i}', v, tensors) for i, v in enumerate(obj)]}
     if obj is None or isinstance(obj, (bool, int, float, str)): return obj
     if isinstance(obj, (np.integer, np.floating)): return obj.item()
     raise TypeError(f'cannot store {type(obj).__name__} at {prefix} in a checkpoint')
@@ -221,7 +221,7 @@ def save_state(path, state: dict):
     "Write a nested training state as `state.safetensors` (its tensors) plus `state.json` (the rest) into folder `path`."
     from safetensors.torch import save_file
     tensors = {}
-    skeleton = _flatten_state('s', state, tensors, None)
+    skeleton = _flatten_state('s', state, tensors)
     save_file(tensors, str(Path(path)/'state.safetensors'))
     (Path(path)/'state.json').write_text(json.dumps(skeleton))
 
