@@ -43,6 +43,9 @@ def chapters() -> list:
     return sorted(p.stem for p in PROC.glob('*.ipynb') if p.stem != 'index')
 
 
+WIDGET = 'application/vnd.jupyter.widget-view+json'
+WIDGET_NOTE = ('*An interactive widget goes here: it needs a running kernel, so open this notebook in '
+               'JupyterLab to use it. The static figures around it show what it draws.*')
 _DIRECTIVE = re.compile(r'^#\|\s*(.*)$', flags=re.M)
 
 
@@ -56,9 +59,17 @@ def adapt_for_sphinx(cell):
     cell.source = _DIRECTIVE.sub('', cell.source).strip()
     if any(re.match(r'echo:\s*false', o) for o in options):
         cell.metadata.setdefault('tags', []).append('remove-input')
+    outputs = []
     for out in cell.get('outputs', []):
-        md = out.get('data', {}).get('text/markdown')
-        if md: out['data']['text/markdown'] = re.sub(r'^\s*---\s*\n', '', md)
+        data = out.get('data', {})
+        if 'text/markdown' in data: data['text/markdown'] = re.sub(r'^\s*---\s*\n', '', data['text/markdown'])
+        if WIDGET in data:
+            # No kernel on the site: a widget's saved output is only its Python repr, and a progress
+            # bar's is its first frame. Say what the widget is for; drop the stale bars.
+            if not data.get('text/plain', '').startswith(('VBox(', 'HBox(')): continue
+            out = nbformat.v4.new_output('display_data', data={'text/markdown': WIDGET_NOTE})
+        outputs.append(out)
+    if 'outputs' in cell: cell.outputs = outputs
 
 
 def title_cell(cell):

@@ -32,4 +32,4 @@ fi
 
 # Nothing in the course may reach a model hub: fail fast instead of hanging.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-export MPLBACKEND=Agg
+
