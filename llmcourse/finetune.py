@@ -289,7 +289,7 @@ def _check_inputs(model, train_ds, valid_ds):
             raise ValueError(f'{name} labels {sorted(set(ds.labels.tolist()))} fall outside the model\'s {n} labels '
                              f'{list(model.config.id2label.values())}')
         names = [model.config.id2label[i] for i in range(n)]
-        if list(ds.label_names) != names and not all(n.startswith('LABEL_') for n in names):
+        if list(ds.label_names) != names and not all(nm.startswith('LABEL_') for nm in names):
             raise ValueError(f'{name} label names {ds.label_names} differ from the model\'s {names}')
 
 def _batches_of(loader) -> LengthGroupedBatches:
@@ -332,8 +332,7 @@ def train(model, tokenizer, train_ds: TextDataset, valid_ds: TextDataset = None,
         sched.load_state_dict(s['scheduler'])
         state = s['progress']
         acc.print(f"resumed from {resume_dir} after epoch {state['epoch']} (step {state['step']})")
-    best_weights = ({k: v.detach().clone() for k, v in acc.unwrap_model(model).state_dict().items()}
-                    if state['best_epoch'] is None else load_model(out/'best')[0].state_dict())
+    best_weights = load_model(out/'best')[0].state_dict() if state['best_epoch'] is not None else None
     writer = None
     if cfg.log_dir and acc.is_main_process:
         from torch.utils.tensorboard import SummaryWriter
@@ -461,15 +460,19 @@ def benchmark_training(ds: TextDataset, valid: TextDataset, steps: int = 16, bat
     tokenizer = tokenizer or load_tokenizer()
     model_fn = model_fn or (lambda: load_classifier(label_names=ds.label_names, seed=0))
     matmul = matmul_gflops()
-    n_ex = steps * batch_size
-    methods = {
-        'ours': lambda m, **kw: train(m, tokenizer, ds, None, TrainConfig(
+    def ours(m, **kw):
+        r = train(m, tokenizer, ds, None, TrainConfig(
             lr=lr, epochs=kw.get('epochs', 1000), batch_size=batch_size, max_length=max_length, progress=False,
-            max_steps=kw.get('steps'), max_seconds=kw.get('seconds'))),
-        'Trainer, defaults': lambda m, **kw: trainer_run(m, tokenizer, ds, batch_size, max_length,
-            kw.get('steps') or kw['epochs'] * math.ceil(len(ds) / batch_size), False, lr, kw.get('seconds')),
-        'Trainer, grouped': lambda m, **kw: trainer_run(m, tokenizer, ds, batch_size, max_length,
-            kw.get('steps') or kw['epochs'] * math.ceil(len(ds) / batch_size), True, lr, kw.get('seconds')),
+            max_steps=kw.get('steps'), max_seconds=kw.get('seconds')))
+        return {'examples': r.steps * batch_size, 'seconds': r.seconds, 'examples_per_second': r.examples_per_second,
+                'tokens': r.tokens}
+    def trainer(grouped):
+        return lambda m, **kw: trainer_run(m, tokenizer, ds, batch_size, max_length,
+            kw.get('steps') or kw['epochs'] * math.ceil(len(ds) / batch_size), grouped, lr, kw.get('seconds'))
+    methods = {
+        'ours': ours,
+        'Trainer, defaults': trainer(grouped=False),
+        'Trainer, grouped': trainer(grouped=True),
         'seed loop (batch 1)': lambda m, **kw: seed_loop(m, tokenizer, ds, lr=5e-5, epochs=kw.get('epochs', 1000),
             max_length=max_length, max_examples=kw.get('steps') and kw['steps'] * batch_size,
             max_seconds=kw.get('seconds'), progress=False)}
@@ -477,10 +480,8 @@ def benchmark_training(ds: TextDataset, valid: TextDataset, steps: int = 16, bat
     for name, run in methods.items():
         m = model_fn()
         r = run(m, steps=steps)
-        r = r if isinstance(r, dict) else {'examples': r.steps * batch_size, 'seconds': r.seconds,
-                                           'examples_per_second': r.examples_per_second, 'tokens': r.tokens}
         row = {'method': name, 'examples': r['examples'], 'seconds': r['seconds'], 'examples/s': r['examples_per_second']}
-        if 'tokens' in r and name == 'ours':
+        if name == 'ours':
             gflops = 6 * non_embedding_parameters(m) * r['tokens'] / r['seconds'] / 1e9
             row.update({'training GFLOP/s': gflops, 'share of matmul rate': gflops / matmul})
         speed.append(row)
@@ -491,8 +492,7 @@ def benchmark_training(ds: TextDataset, valid: TextDataset, steps: int = 16, bat
     for name, run in methods.items():
         m = model_fn()
         r = run(m, seconds=budget_seconds, epochs=3)
-        n = r['examples'] if isinstance(r, dict) else r.steps * batch_size
         ev = evaluate(m, vl)
-        equal_time.append({'method': name, 'budget s': budget_seconds, 'examples trained': n,
+        equal_time.append({'method': name, 'budget s': budget_seconds, 'examples trained': r['examples'],
                            'valid accuracy': ev['accuracy'], 'valid macro-F1': ev['macro_f1']})
     return speed, pd.DataFrame(equal_time).set_index('method'), matmul
