@@ -298,7 +298,7 @@ def _batches_of(loader) -> LengthGroupedBatches:
     return getattr(bs, 'batch_sampler', bs)
 
 def train(model, tokenizer, train_ds: TextDataset, valid_ds: TextDataset = None, config: TrainConfig = None,
-          step=standard_step, on_epoch_end=None, accelerator=None) -> TrainResult:
+          step=standard_step, on_epoch_end=None, accelerator=None, param_groups=None) -> TrainResult:
     "Fine-tune `model` on `train_ds`, evaluating on `valid_ds` each epoch; resumes from `config.output_dir/last` if present."
     from accelerate import Accelerator
     from tqdm.auto import tqdm
@@ -315,7 +315,8 @@ def train(model, tokenizer, train_ds: TextDataset, valid_ds: TextDataset = None,
     n_trunc = sum(len(x) >= cfg.max_length for x in train_dl.dataset.ids)
     attn = ('eager' if acc.device.type == 'cpu' else None) if cfg.attn_implementation == 'auto' else cfg.attn_implementation
     if attn and hasattr(model, 'set_attn_implementation'): model.set_attn_implementation(attn)
-    raw_opt = torch.optim.AdamW(weight_decay_groups(model, cfg.weight_decay), lr=cfg.lr, fused=cfg.fused_adamw or None)
+    groups = param_groups(model, cfg) if param_groups else weight_decay_groups(model, cfg.weight_decay)  # e.g. per-layer rates
+    raw_opt = torch.optim.AdamW(groups, lr=cfg.lr, fused=cfg.fused_adamw or None)
     weights = class_weights_for(train_ds.labels, model.config.num_labels) if cfg.class_weights else None
     model, opt, train_dl = acc.prepare(model, raw_opt, train_dl)     # with n processes, each sees 1/n of the batches
     if valid_dl is not None: valid_dl = acc.prepare(valid_dl)
@@ -455,30 +456,30 @@ def trainer_run(model, tokenizer, ds: TextDataset, batch_size: int, max_length: 
     return {'examples': steps * batch_size, 'seconds': clock.seconds, 'examples_per_second': steps * batch_size / clock.seconds}
 
 def benchmark_training(ds: TextDataset, valid: TextDataset, steps: int = 16, batch_size: int = 16, max_length: int = 256,
-                       budget_seconds: float = 60, lr: float = 1e-4, model_fn=None, tokenizer=None) -> tuple:
-    "Throughput of ours, Trainer (defaults), Trainer (grouped) and the seed loop at equal steps; then validation accuracy after an equal time budget."
+                       budget_seconds: float = 60, lr: float = 1e-4, model_fn=None, tokenizer=None, seeds=(0,)) -> tuple:
+    "Throughput of ours, Trainer (defaults), Trainer (grouped) and the seed loop at equal steps; then validation accuracy after an equal time budget, once per seed."
     tokenizer = tokenizer or load_tokenizer()
-    model_fn = model_fn or (lambda: load_classifier(label_names=ds.label_names, seed=0))
+    model_fn = model_fn or (lambda seed=0: load_classifier(label_names=ds.label_names, seed=seed))
     matmul = matmul_gflops()
     def ours(m, **kw):
         r = train(m, tokenizer, ds, None, TrainConfig(
             lr=lr, epochs=kw.get('epochs', 1000), batch_size=batch_size, max_length=max_length, progress=False,
-            max_steps=kw.get('steps'), max_seconds=kw.get('seconds')))
+            max_steps=kw.get('steps'), max_seconds=kw.get('seconds'), seed=kw.get('seed', 0)))
         return {'examples': r.steps * batch_size, 'seconds': r.seconds, 'examples_per_second': r.examples_per_second,
                 'tokens': r.tokens}
     def trainer(grouped):
         return lambda m, **kw: trainer_run(m, tokenizer, ds, batch_size, max_length,
-            kw.get('steps') or kw['epochs'] * math.ceil(len(ds) / batch_size), grouped, lr, kw.get('seconds'))
+            kw.get('steps') or kw['epochs'] * math.ceil(len(ds) / batch_size), grouped, lr, kw.get('seconds'), kw.get('seed', 0))
     methods = {
         'ours': ours,
         'Trainer, defaults': trainer(grouped=False),
         'Trainer, grouped': trainer(grouped=True),
         'seed loop (batch 1)': lambda m, **kw: seed_loop(m, tokenizer, ds, lr=5e-5, epochs=kw.get('epochs', 1000),
             max_length=max_length, max_examples=kw.get('steps') and kw['steps'] * batch_size,
-            max_seconds=kw.get('seconds'), progress=False)}
+            max_seconds=kw.get('seconds'), seed=kw.get('seed', 0), progress=False)}
     speed = []
     for name, run in methods.items():
-        m = model_fn()
+        m = model_fn(0)
         r = run(m, steps=steps)
         row = {'method': name, 'examples': r['examples'], 'seconds': r['seconds'], 'examples/s': r['examples_per_second']}
         if name == 'ours':
@@ -489,10 +490,11 @@ def benchmark_training(ds: TextDataset, valid: TextDataset, steps: int = 16, bat
     speed['ours / this'] = speed.loc['ours', 'examples/s'] / speed['examples/s']
     equal_time = []
     vl = make_loader(valid, tokenizer, 64, max_length, shuffle=False)
-    for name, run in methods.items():
-        m = model_fn()
-        r = run(m, seconds=budget_seconds, epochs=3)
-        ev = evaluate(m, vl)
-        equal_time.append({'method': name, 'budget s': budget_seconds, 'examples trained': r['examples'],
-                           'valid accuracy': ev['accuracy'], 'valid macro-F1': ev['macro_f1']})
-    return speed, pd.DataFrame(equal_time).set_index('method'), matmul
+    for seed in seeds:
+        for name, run in methods.items():
+            m = model_fn(seed)
+            r = run(m, seconds=budget_seconds, epochs=3, seed=seed)
+            ev = evaluate(m, vl)
+            equal_time.append({'method': name, 'seed': seed, 'budget s': budget_seconds, 'examples trained': r['examples'],
+                               'valid accuracy': ev['accuracy'], 'valid macro-F1': ev['macro_f1']})
+    return speed, pd.DataFrame(equal_time), matmul

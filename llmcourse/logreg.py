@@ -323,7 +323,7 @@ def logreg_playground(X=None, y=None):
 
 # %% ../nbs/01_logreg.ipynb #ee456a73
 def linear_probe(train, test, max_length: int = 256, alphas=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), folds: int = 5,
-                 seed: int = 0) -> dict:
+                 seed: int = 0, name_or_path=None) -> dict:
     "Logistic regression on frozen mean-pooled MiniLM features: L2 strength chosen by cross-validation on `train`, scored once on `test`."
     from sklearn.linear_model import LogisticRegression as SkLR
     from sklearn.metrics import accuracy_score, f1_score
@@ -331,7 +331,7 @@ def linear_probe(train, test, max_length: int = 256, alphas=(0.01, 0.03, 0.1, 0.
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from llmcourse.models import sentence_features
-    F_train, F_test = (sentence_features(ds.texts, max_length=max_length) for ds in (train, test))
+    F_train, F_test = (sentence_features(ds.texts, name_or_path, max_length=max_length) for ds in (train, test))
     binary = len(train.label_names) == 2     # ours is binary; scikit-learn's (same objective) handles three classes
     def probe(a): return make_pipeline(StandardScaler(), LogisticRegression(alpha=a) if binary
                                        else SkLR(C=1 / (a * len(train)), max_iter=10_000))

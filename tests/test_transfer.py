@@ -1,0 +1,193 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import llmcourse.transfer as transfer
+from llmcourse.data import TextDataset, load_drug_reviews, load_tweets
+from llmcourse.finetune import TrainConfig, save_model
+from llmcourse.models import load_tokenizer, tiny_bert
+from llmcourse.transfer import (METHODS, TransferSetup, compare, domain_adapt, layerwise_lr_groups, load_adapter,
+                                lora_model, map_label_columns, mask_tokens, mlm_corpus, nested_stratified_order,
+                                nested_subsets, run_grid, run_method, save_adapter, summarise, train_source_model,
+                                trainable_parameters, vocabulary_overlap)
+
+
+@pytest.fixture(scope='module')
+def tok(): return load_tokenizer()
+
+
+@pytest.fixture(scope='module')
+def setup(tok, tmp_path_factory):
+    "A complete transfer setup around a tiny random BERT: saved 'pretrained' encoder, source model and MLM-adapted encoder."
+    work = tmp_path_factory.mktemp('transfer')
+    save_model(tiny_bert(seed=0), tok, work/'pretrained')
+    train_source_model(load_tweets('train', 'binary').sample(24), tok, work/'source', name_or_path=str(work/'pretrained'),
+                       max_length=32, progress=False)
+    corpus = mlm_corpus(load_drug_reviews('train').texts[:16], forbidden=load_drug_reviews('test').texts)
+    domain_adapt(corpus, tok, work/'dapt', name_or_path=str(work/'pretrained'), epochs=1, max_length=32, progress=False)
+    return TransferSetup(tok, load_drug_reviews('train').sample(24), load_drug_reviews('test').sample(12),
+                         name_or_path=str(work/'pretrained'), source_dir=str(work/'source'), dapt_dir=str(work/'dapt'),
+                         label_map={'negative': 'negative', 'positive': 'positive'}, max_length=32, batch_size=8,
+                         epochs=1, min_steps=2, lora_lr=1e-2)
+
+
+# --- label budgets ---
+
+def test_nested_subsets_are_nested_and_stratified():
+    ds = load_drug_reviews('train')
+    share = ds.labels.mean()
+    for seed in (0, 1):
+        subs = nested_subsets(ds, [16, 32, 64, 128, None], seed)
+        sizes = list(subs)
+        assert sizes == [16, 32, 64, 128, len(ds)]
+        for small, big in zip(sizes, sizes[1:]):
+            assert set(subs[small].meta.review_id) <= set(subs[big].meta.review_id)
+        for n, sub in subs.items():
+            assert len(sub) == n and abs(sub.labels.sum() - share * n) <= 1   # within one example of the true share
+
+
+def test_nested_order_depends_on_the_seed_and_three_classes_stay_stratified():
+    labels = np.array([0] * 30 + [1] * 10 + [2] * 60)
+    a, b = nested_stratified_order(labels, 0), nested_stratified_order(labels, 1)
+    assert sorted(a) == list(range(100)) and not np.array_equal(a, b)
+    for n in (10, 20, 50):
+        counts = np.bincount(labels[a[:n]], minlength=3)
+        assert np.all(np.abs(counts - n * np.array([0.3, 0.1, 0.6])) <= 1)
+
+
+def test_a_budget_too_small_for_the_labels_is_refused():
+    with pytest.raises(ValueError, match='cannot hold all 2 labels'):
+        nested_subsets(load_drug_reviews('train'), [1], 0)
+
+
+# --- masked-LM pretraining ---
+
+def test_mlm_corpus_refuses_test_texts():
+    test = load_drug_reviews('test').texts
+    assert mlm_corpus(['a review', 'another'], forbidden=test) == ['a review', 'another']
+    with pytest.raises(ValueError, match='test texts'):
+        mlm_corpus(['a review', test[3]], forbidden=test)
+    with pytest.raises(ValueError, match='empty'):
+        mlm_corpus([], forbidden=test)
+
+
+def test_mask_tokens_follows_the_recipe_and_never_touches_special_tokens(tok):
+    b = tok(load_drug_reviews('train').texts[:64], truncation=True, max_length=128, padding=True, return_tensors='pt')
+    maskable = transfer._maskable(b, tok)
+    inputs, labels = mask_tokens(b['input_ids'], maskable, tok.mask_token_id, len(tok), generator=torch.Generator().manual_seed(0))
+    chosen = labels != -100
+    assert not (chosen & ~maskable).any()                                   # never [CLS], [SEP] or padding
+    assert (inputs[~chosen] == b['input_ids'][~chosen]).all()               # unchosen positions unchanged
+    assert (labels[chosen] == b['input_ids'][chosen]).all()                 # the target is the original piece
+    assert 0.13 < chosen.sum() / maskable.sum() < 0.17
+    assert 0.76 < (inputs[chosen] == tok.mask_token_id).float().mean() < 0.84
+
+
+def test_domain_adaptation_lowers_heldout_mlm_loss(tok, tmp_path):
+    save_model(tiny_bert(seed=0), tok, tmp_path/'pre')
+    texts = load_drug_reviews('train').texts
+    r = domain_adapt(texts[:32], tok, tmp_path/'dapt', heldout=texts[32:48], name_or_path=str(tmp_path/'pre'),
+                     epochs=3, lr=1e-3, max_length=48, progress=False)
+    assert r['heldout_mlm_loss_after'] < r['heldout_mlm_loss_before']
+    assert (tmp_path/'dapt'/'model.safetensors').is_file()
+
+
+# --- LoRA and layer-wise rates ---
+
+def test_lora_freezes_everything_but_adapters_and_head():
+    model = lora_model(tiny_bert(seed=0, hidden=32, layers=2), r=4)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all('lora_' in n or 'classifier' in n for n in trainable)
+    # per layer: query and value, each A (r x 32) and B (32 x r); plus the head 32 x 2 + 2
+    assert trainable_parameters(model)[0] == 2 * 2 * (4 * 32 + 32 * 4) + (32 * 2 + 2)
+
+
+def test_saved_adapter_reloads_to_identical_logits(tok, tmp_path):
+    model = lora_model(tiny_bert(seed=0), r=4)
+    with torch.no_grad():                                    # B starts at zero: move it so the adapter matters
+        for n, p in model.named_parameters():
+            if 'lora_B' in n: p.normal_()
+    model.eval()
+    batch = tok(['works well', 'made me sick'], padding=True, return_tensors='pt')
+    before = model(**batch).logits
+    save_adapter(model, tmp_path/'adapter')
+    reloaded = load_adapter(tiny_bert(seed=0), tmp_path/'adapter')
+    assert torch.equal(before, reloaded(**batch).logits)
+    assert not torch.allclose(before, tiny_bert(seed=0)(**batch).logits)
+    with pytest.raises(FileNotFoundError): load_adapter(tiny_bert(seed=0), tmp_path/'missing')
+
+
+def test_layerwise_groups_cover_each_parameter_once_with_rates_falling_with_depth():
+    model = tiny_bert(seed=0, layers=3)
+    groups = layerwise_lr_groups(0.5)(model, TrainConfig(lr=1.0))
+    ids = [id(p) for g in groups for p in g['params']]
+    assert len(ids) == len(set(ids)) == sum(1 for p in model.parameters())
+    rate = {id(p): g['lr'] for g in groups for p in g['params']}
+    params = dict(model.named_parameters())
+    assert rate[id(params['classifier.weight'])] == 1.0
+    assert rate[id(params['bert.encoder.layer.2.output.dense.weight'])] == 0.5
+    assert rate[id(params['bert.encoder.layer.0.output.dense.weight'])] == 0.125
+    assert rate[id(params['bert.embeddings.word_embeddings.weight'])] == 0.0625
+
+
+# --- methods ---
+
+def test_label_map_is_explicit():
+    logits = torch.tensor([[1., 2., 3.]])
+    out = map_label_columns(logits, ['negative', 'neutral', 'positive'], ['negative', 'positive'],
+                            {'negative': 'negative', 'positive': 'positive'})
+    assert out.tolist() == [[1., 3.]]
+    with pytest.raises(ValueError, match='no source label'):
+        map_label_columns(logits, ['negative', 'neutral', 'positive'], ['negative', 'positive'], {'negative': 'negative'})
+    with pytest.raises(ValueError, match='lacks'):
+        map_label_columns(logits, ['neg', 'pos', 'x'], ['negative', 'positive'], {'negative': 'neg', 'positive': 'good'})
+
+
+@pytest.mark.parametrize('method', list(METHODS))
+def test_each_method_runs_end_to_end(setup, method):
+    r = run_method(setup, method, nested_subsets(setup.train, [12], 0)[12], seed=0)
+    assert 0 <= r['accuracy'] <= 1 and 0 <= r['macro_f1'] <= 1
+    assert len(r['predictions']) == len(setup.test) and set(r['predictions']) <= {0, 1}
+    if method == 'LoRA': assert 0 < r['trainable'] < trainable_parameters(tiny_bert())[0] / 2
+
+
+def test_unknown_method_and_missing_source_are_clear_errors(setup):
+    with pytest.raises(ValueError, match='unknown method'): run_method(setup, 'magic', setup.train, 0)
+    from dataclasses import replace
+    with pytest.raises(ValueError, match='source_dir'):
+        run_method(replace(setup, source_dir=None), 'sequential (tweets, then drugs)', setup.train, 0)
+
+
+def test_grid_caches_finished_runs(setup, tmp_path, monkeypatch):
+    calls = []
+    def fake(setup, train_ds, seed):
+        calls.append((len(train_ds), seed))
+        return np.zeros(len(setup.test), dtype=int), {'examples_trained': 0}
+    monkeypatch.setitem(METHODS, 'fake', fake)
+    cache = tmp_path/'runs.json'
+    runs = run_grid(setup, ['fake'], [4, None], [0, 1], cache=cache, progress=False)
+    assert len(runs) == 4 and len(calls) == 4 and set(runs.labels) == {4, len(setup.train)}
+    again = run_grid(setup, ['fake'], [4, None], [0, 1], cache=cache, progress=False)
+    assert len(calls) == 4 and again.accuracy.tolist() == runs.accuracy.tolist()
+    from dataclasses import replace
+    run_grid(replace(setup, lr=1.0), ['fake'], [4], [0], cache=cache, progress=False)   # another recipe: recomputed
+    assert len(calls) == 5
+
+
+def test_compare_needs_every_seed_to_agree():
+    runs = pd.DataFrame({'method': ['a'] * 3 + ['b'] * 3, 'labels': 16, 'seed': [0, 1, 2] * 2,
+                         'accuracy': [0.80, 0.81, 0.82, 0.70, 0.71, 0.72]})
+    c = compare(runs, 'a', 'b', 16)
+    assert c['difference'] == pytest.approx(0.10) and c['beyond_spread']
+    runs.loc[2, 'accuracy'] = 0.60
+    assert not compare(runs, 'a', 'b', 16)['beyond_spread']
+    s = summarise(runs)
+    assert list(s.seeds) == [3, 3]
+
+
+def test_vocabulary_overlap_is_a_share(tok):
+    o = vocabulary_overlap(['good drug'], ['good drug', 'bad drug'], tok)
+    assert o['target_types_in_source'] == pytest.approx(2 / 3) and o['target_tokens_in_source'] == pytest.approx(3 / 4)
