@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['UntrainedHeadError', 'classifier_head', 'check_fine_tuned', 'load_fine_tuned', 'encode_one', 'attention_maps',
            'plot_attention', 'plot_attention_overview', 'attention_summary', 'pad_baseline', 'integrated_gradients',
-           'gradient_x_input', 'word_spans', 'occlusion', 'word_attributions', 'attribution_agreement',
-           'attribution_html', 'expected_calibration_error', 'reliability_table', 'nll', 'fit_temperature',
-           'calibration_report', 'plot_reliability', 'threshold_at_precision', 'error_table', 'error_rates_by',
-           'Explainer', 'summary_html', 'explorer']
+           'gradient_x_input', 'word_spans', 'occlusion', 'word_attributions', 'plot_word_attributions',
+           'attribution_agreement', 'attribution_html', 'expected_calibration_error', 'reliability_table', 'nll',
+           'fit_temperature', 'calibration_report', 'plot_reliability', 'threshold_at_precision', 'error_table',
+           'error_rates_by', 'Explainer', 'summary_html', 'explorer']
 
-# %% ../nbs/05_explore.ipynb #e5684c22
+# %% ../nbs/05_explore.ipynb #58c47978
 import html
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from .data import TextDataset
 from .finetune import make_loader, predict_logits
 from .models import quiet_transformers
 
-# %% ../nbs/05_explore.ipynb #71ea3ae4
+# %% ../nbs/05_explore.ipynb #8e2e27b1
 class UntrainedHeadError(ValueError):
     "The classifier's head has never been trained: explanations of it would explain random weights."
 
@@ -63,7 +63,7 @@ def encode_one(tokenizer, text, max_length: int = 256) -> dict:
             f'{n_full - n} at the end are ignored' if n_full > n else '')
     return {'batch': batch, 'tokens': tokenizer.convert_ids_to_tokens(batch['input_ids'][0]), 'note': note}
 
-# %% ../nbs/05_explore.ipynb #19b73366
+# %% ../nbs/05_explore.ipynb #66ffba01
 @torch.no_grad()
 def attention_maps(model, tokenizer, text, max_length: int = 256) -> dict:
     "Attention weights of every layer and head for one text: an array (layers, heads, pieces, pieces), rows summing to 1."
@@ -110,7 +110,7 @@ def attention_summary(tokens, attention) -> pd.DataFrame:
                          'to itself': attention[:, :, eye].mean((1, 2))},
                         index=pd.Index(range(1, attention.shape[0] + 1), name='layer'))
 
-# %% ../nbs/05_explore.ipynb #c6248938
+# %% ../nbs/05_explore.ipynb #f13ff079
 def _logits_fn(model):
     return lambda input_ids, attention_mask: model(input_ids=input_ids, attention_mask=attention_mask).logits
 
@@ -192,6 +192,20 @@ def word_attributions(model, tokenizer, text, target: int = None, n_steps: int =
     table.insert(2, 'gradient x input', [float(gxi['scores'][ps].sum()) for _, ps, _ in spans])
     return table, ig
 
+def plot_word_attributions(table: pd.DataFrame, ax=None, top: int = 10):
+    "The `top` words by |IG|, with the three maps side by side, each scaled by its largest magnitude so their shapes compare."
+    import matplotlib.pyplot as plt
+    ax = ax or plt.subplots(figsize=(5, 4.5))[1]
+    cols = ['integrated gradients', 'gradient x input', 'occlusion']
+    t = table.loc[table['integrated gradients'].abs().nlargest(top).index[::-1]]
+    y = np.arange(len(t))
+    for i, c in enumerate(cols):
+        scale = max(float(table[c].abs().max()), 1e-12)
+        ax.barh(y + (i - 1) * 0.27, t[c] / scale, height=0.27, label=c, color=f'C{i}')
+    ax.set_yticks(y, t.word); ax.axvline(0, color='k', lw=0.6)
+    ax.set_xlabel('score / largest |score| of that map'); ax.legend(fontsize=7, loc='lower right')
+    return ax
+
 def attribution_agreement(table: pd.DataFrame) -> pd.DataFrame:
     "Spearman rank correlation between the three word-level maps."
     return table[['integrated gradients', 'gradient x input', 'occlusion']].corr(method='spearman')
@@ -211,7 +225,7 @@ def attribution_html(text: str, table: pd.DataFrame, column: str = 'integrated g
     head = f'<div style="font-size: 0.85em; color: #555">{html.escape(title)}</div>' if title else ''
     return f'<div style="line-height: 1.9">{head}{"".join(parts)}</div>'
 
-# %% ../nbs/05_explore.ipynb #e3c074d4
+# %% ../nbs/05_explore.ipynb #831fb5f4
 def expected_calibration_error(probs, labels, n_bins: int = 10) -> float:
     "Count-weighted mean absolute gap between accuracy and confidence over equal-width confidence bins (top-label ECE)."
     return float((lambda t: (t['count'] * (t['accuracy'] - t['confidence']).abs()).sum() / t['count'].sum())(
@@ -277,7 +291,7 @@ def threshold_at_precision(scores, is_positive, precision: float) -> dict:
     i = ok[0]
     return {'threshold': float(t[i]), 'precision': float(p[i]), 'recall': float(r[i])}
 
-# %% ../nbs/05_explore.ipynb #7119c926
+# %% ../nbs/05_explore.ipynb #eeedaccb
 def error_table(ds: TextDataset, probs) -> pd.DataFrame:
     "One row per misclassified example: text, condition, true and predicted label, confidence; most confident first."
     probs = np.asarray(probs)
@@ -298,7 +312,7 @@ def error_rates_by(ds: TextDataset, probs, column: str, min_count: int = 5) -> p
     return (df.groupby(column).wrong.agg(examples='size', errors='sum', error_rate='mean')
               .sort_values(['errors', 'error_rate'], ascending=False))
 
-# %% ../nbs/05_explore.ipynb #f88e6203
+# %% ../nbs/05_explore.ipynb #c22e2a97
 class Explainer:
     "A fine-tuned classifier with its tokenizer and fitted temperature: predictions, attributions and attention for one text."
     def __init__(self, model, tokenizer, temperature: float = 1.0, max_length: int = 256, n_steps: int = 50):

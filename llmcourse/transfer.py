@@ -11,7 +11,7 @@ __all__ = ['METHODS', 'vocabulary_overlap', 'domain_classifier', 'misleading_wor
            'method_layerwise', 'method_domain_adapted', 'method_from_scratch', 'run_method', 'run_grid', 'summarise',
            'compare', 'plot_learning_curves', 'predictions_table', 'curves_explorer']
 
-# %% ../nbs/03_transfer.ipynb #3a164790
+# %% ../nbs/03_transfer.ipynb #98ad727f
 import contextlib, io, json, math, os, re, sys, time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,7 +28,7 @@ from .finetune import (TrainConfig, _atomic_dir, make_loader, metrics_from_predi
 from .logreg import linear_probe
 from .models import _from_pretrained, load_classifier, quiet_transformers, resolve_model, sentence_features
 
-# %% ../nbs/03_transfer.ipynb #8d869e91
+# %% ../nbs/03_transfer.ipynb #7e3756c1
 def vocabulary_overlap(source_texts, target_texts, tokenizer) -> dict:
     "How much of the target's word-piece vocabulary the source uses: share of target types and of target tokens."
     from collections import Counter
@@ -64,7 +64,7 @@ def misleading_words(model, tokenizer, text: str, toward: int, max_length: int =
     order = np.argsort(-drop)[:top]
     return [(words[i], float(drop[i])) for i in order if drop[i] > 0]
 
-# %% ../nbs/03_transfer.ipynb #82dbbe93
+# %% ../nbs/03_transfer.ipynb #3e43dbc7
 def nested_stratified_order(labels, seed: int = 0) -> np.ndarray:
     "An order of the examples whose every prefix is stratified: each class spread evenly through it, shuffled within the class."
     labels = np.asarray(labels)
@@ -85,7 +85,7 @@ def nested_subsets(ds: TextDataset, sizes, seed: int = 0) -> dict:
         out[n] = ds.subset(np.sort(order[:n]), name=f'{ds.name} [{n} labels, seed {seed}]')
     return out
 
-# %% ../nbs/03_transfer.ipynb #e96e7b5d
+# %% ../nbs/03_transfer.ipynb #2a0c5b17
 def train_source_model(source: TextDataset, tokenizer, out_dir, name_or_path=None, epochs: int = 1, lr: float = 1e-4,
                        max_length: int = 64, seed: int = 0, valid: TextDataset = None, progress: bool = True) -> dict:
     "Fine-tune the pretrained encoder on the source task (tweets) and save it to `out_dir`."
@@ -103,7 +103,7 @@ def map_label_columns(logits, source_names, target_names, label_map: dict):
     if unknown: raise ValueError(f'label_map names source labels {unknown} that the source model lacks ({source_names})')
     return logits[:, [list(source_names).index(label_map[t]) for t in target_names]]
 
-# %% ../nbs/03_transfer.ipynb #af537c88
+# %% ../nbs/03_transfer.ipynb #379bf08f
 def mlm_corpus(texts, forbidden) -> list:
     "The texts for masked-language-model training; fails if any of them occurs in `forbidden` (the test texts)."
     texts, forbidden = list(texts), set(forbidden)
@@ -179,7 +179,7 @@ def domain_adapt(corpus, tokenizer, out_dir, heldout=None, name_or_path=None, ep
     return {'heldout_mlm_loss_before': before, 'heldout_mlm_loss_after': after, 'seconds': res.seconds,
             'steps': res.steps, 'train_loss': [h['train_loss'] for h in res.history]}
 
-# %% ../nbs/03_transfer.ipynb #75155bbe
+# %% ../nbs/03_transfer.ipynb #8515ce98
 def lora_model(model, r: int = 8, alpha: int = 16, dropout: float = 0.1, targets=('query', 'value')):
     "Wrap a classifier with LoRA adapters (peft) on the attention `targets`; only adapters and the head train."
     from peft import LoraConfig, get_peft_model
@@ -223,7 +223,7 @@ def layerwise_lr_groups(decay: float = 0.8):
         return list(out.values())
     return groups
 
-# %% ../nbs/03_transfer.ipynb #c32b94b0
+# %% ../nbs/03_transfer.ipynb #bed11f6e
 @dataclass
 class TransferSetup:
     "What every transfer method shares: the data, the models it starts from, and one small-data training recipe."
@@ -243,6 +243,7 @@ class TransferSetup:
     lora_r: int = 8
     layer_decay: float = 0.8
     layer_lr: float = 2e-4             # the head's rate with layer-wise decay; the embeddings get layer_lr * 0.8**7
+    class_weights: bool = True         # balanced loss: without it few-label runs settle on the majority class
     progress: bool = False
 
     def steps_for(self, n: int) -> int:
@@ -251,16 +252,16 @@ class TransferSetup:
     def fingerprint(self) -> dict:
         "Everything that changes a result: runs cached under another fingerprint are recomputed."
         keep = ('name_or_path', 'source_dir', 'dapt_dir', 'label_map', 'max_length', 'batch_size', 'epochs', 'min_steps',
-                'lr', 'lora_lr', 'lora_r', 'layer_decay', 'layer_lr')
+                'lr', 'lora_lr', 'lora_r', 'layer_decay', 'layer_lr', 'class_weights')
         return {k: getattr(self, k) for k in keep} | {'train': len(self.train), 'test': len(self.test)}
 
-def finetune_on(setup, model, train_ds, seed, lr=None, param_groups=None, steps=None, class_weights=False) -> tuple:
+def finetune_on(setup, model, train_ds, seed, lr=None, param_groups=None, steps=None, class_weights=None) -> tuple:
     "Chapter 02's `train` with the setup's small-data recipe (or `steps` optimiser steps); returns the model and what it cost."
     n = len(train_ds)
     steps = steps or setup.steps_for(n)
     cfg = TrainConfig(epochs=math.ceil(steps / math.ceil(n / setup.batch_size)), max_steps=steps, lr=lr or setup.lr,
                       batch_size=setup.batch_size, max_length=setup.max_length, seed=seed, progress=setup.progress,
-                      class_weights=class_weights)
+                      class_weights=setup.class_weights if class_weights is None else class_weights)
     log = io.StringIO()                                  # one line per epoch: kept out of the grid's output
     with quiet_transformers(), contextlib.redirect_stdout(log if not setup.progress else sys.stdout):
         res = train(model, setup.tokenizer, train_ds, None, cfg, param_groups=param_groups)
@@ -299,29 +300,32 @@ def method_linear_probe(setup, train_ds, seed):
                      name_or_path=setup.name_or_path)
     return r['predictions'], {'examples_trained': len(train_ds), 'trainable': None}
 
+def _classifier_from(setup, folder: str, seed: int):
+    "A classifier for the target labels starting from the model in `setup.<folder>` (None: the pretrained encoder)."
+    path = getattr(setup, folder) if folder else setup.name_or_path
+    if folder and not path: raise ValueError(f'this method needs setup.{folder}: see train_source_model and domain_adapt')
+    return load_classifier(path, setup.train.label_names, seed)
+
 def method_finetune(setup, train_ds, seed):
     "Full fine-tuning of the pretrained encoder on the target labels only."
-    return finetune_on(setup, load_classifier(setup.name_or_path, setup.train.label_names, seed), train_ds, seed)
+    return finetune_on(setup, _classifier_from(setup, None, seed), train_ds, seed)
 
 def method_sequential(setup, train_ds, seed):
     "Start from the source (tweets) classifier, head included, and fine-tune it on the target labels."
-    if not setup.source_dir: raise ValueError('sequential transfer needs setup.source_dir')
-    return finetune_on(setup, load_classifier(setup.source_dir, setup.train.label_names, seed), train_ds, seed)
+    return finetune_on(setup, _classifier_from(setup, 'source_dir', seed), train_ds, seed)
 
 def method_lora(setup, train_ds, seed):
     "LoRA adapters on query and value (peft), the pretrained weights frozen."
-    model = lora_model(load_classifier(setup.name_or_path, setup.train.label_names, seed), r=setup.lora_r)
+    model = lora_model(_classifier_from(setup, None, seed), r=setup.lora_r)
     return finetune_on(setup, model, train_ds, seed, lr=setup.lora_lr)
 
 def method_layerwise(setup, train_ds, seed):
     "Full fine-tuning with layer-wise learning-rate decay: lower layers, which hold general knowledge, move less."
-    model = load_classifier(setup.name_or_path, setup.train.label_names, seed)
-    return finetune_on(setup, model, train_ds, seed, lr=setup.layer_lr, param_groups=layerwise_lr_groups(setup.layer_decay))
+    return finetune_on(setup, _classifier_from(setup, None, seed), train_ds, seed, lr=setup.layer_lr, param_groups=layerwise_lr_groups(setup.layer_decay))
 
 def method_domain_adapted(setup, train_ds, seed):
     "Fine-tune the encoder after its masked-LM pretraining on the target domain's unlabelled training texts."
-    if not setup.dapt_dir: raise ValueError('this method needs setup.dapt_dir: make one with domain_adapt')
-    return finetune_on(setup, load_classifier(setup.dapt_dir, setup.train.label_names, seed), train_ds, seed)
+    return finetune_on(setup, _classifier_from(setup, 'dapt_dir', seed), train_ds, seed)
 
 def method_from_scratch(setup, train_ds, seed):
     "The same architecture, randomly initialised, trained the same way: what pretraining buys."
@@ -332,7 +336,7 @@ METHODS = {'zero-shot (tweets model)': method_zero_shot, 'linear probe': method_
            'LoRA': method_lora, 'layer-wise lr decay': method_layerwise,
            'domain-adapted MLM, then fine-tune': method_domain_adapted, 'from scratch': method_from_scratch}
 
-# %% ../nbs/03_transfer.ipynb #8a0bd7b7
+# %% ../nbs/03_transfer.ipynb #74a97f3f
 def run_method(setup, method: str, train_ds, seed: int) -> dict:
     "Train one method on `train_ds` and score it on the test set: accuracy, macro-F1, time and test predictions."
     if method not in METHODS: raise ValueError(f'unknown method {method!r}; choose from {list(METHODS)}')
@@ -377,15 +381,15 @@ def summarise(runs: pd.DataFrame, metric: str = 'accuracy') -> pd.DataFrame:
     return pd.DataFrame({'mean': g.mean(), 'std': g.std(ddof=0), 'seeds': g.size()}).reset_index()
 
 def compare(runs: pd.DataFrame, a: str, b: str, labels: int, metric: str = 'accuracy') -> dict:
-    "Method `a` minus method `b` at one label budget: mean difference, per-seed differences, and whether it exceeds the seed spread."
+    "Method `a` minus method `b` at one label budget: mean difference, per-seed differences, and whether it exceeds the seed spread (needs 2+ seeds)."
     pick = lambda m: runs[(runs.method == m) & (runs.labels == labels)].set_index('seed')[metric]
     ra, rb = pick(a), pick(b)
     diff = (ra - rb).dropna()
     spread = float(ra.std(ddof=0) + rb.std(ddof=0))
     return {'difference': float(diff.mean()), 'per_seed': diff.round(4).tolist(), 'spread': spread,
-            'beyond_spread': bool(abs(diff.mean()) > spread and (np.sign(diff) == np.sign(diff.mean())).all())}
+            'beyond_spread': bool(len(diff) >= 2 and abs(diff.mean()) > spread and (np.sign(diff) == np.sign(diff.mean())).all())}
 
-# %% ../nbs/03_transfer.ipynb #1485a5a5
+# %% ../nbs/03_transfer.ipynb #f2dfafd0
 def plot_learning_curves(runs: pd.DataFrame, methods=None, metrics=('accuracy', 'macro_f1'), highlight: int = None,
                          baseline: dict = None, fig=None):
     "Test metric against the number of labelled target examples, mean over seeds with a band of one standard deviation."
