@@ -1,0 +1,171 @@
+import numpy as np
+import pytest
+import torch
+
+from llmcourse.adversarial import (STOP_WORDS, EmbeddingNeighbours, Victim, accuracy_under_embedding_attack,
+                                   attack_summary, char_attack, char_edits, edits_html, embedding_attack, fgm_step,
+                                   freelb_step, perturbed_embeddings, pgd_step, project, split_words, word_attack)
+from llmcourse.data import load_drug_reviews
+from llmcourse.finetune import TrainConfig, standard_step, train
+from llmcourse.models import load_tokenizer, tiny_bert
+
+TEXT = 'The tablets stopped my headaches within a week and I never felt dizzy or sick.'
+
+
+@pytest.fixture(scope='module')
+def tok(): return load_tokenizer()
+
+
+@pytest.fixture(scope='module')
+def model():
+    "A tiny BERT with weights large enough that predictions depend on the words."
+    m = tiny_bert(seed=0)
+    with torch.no_grad():
+        for p in m.parameters():
+            if p.ndim == 2: p.normal_(0, 0.3)
+    return m.eval()
+
+
+def batch_of(tok, texts): return tok(texts, padding=True, truncation=True, max_length=48, return_tensors='pt')
+
+
+# --- embedding-space attacks ---
+
+@pytest.mark.parametrize('norm', ['l2', 'linf'])
+def test_pgd_stays_inside_its_ball_and_leaves_padding_alone(tok, model, norm):
+    b = batch_of(tok, [TEXT, 'Awful.'])
+    delta = embedding_attack(model, b, torch.tensor([1, 0]), eps=0.5, steps=5, norm=norm)
+    size = delta.flatten(1).norm(dim=1) if norm == 'l2' else delta.flatten(1).abs().max(dim=1).values
+    assert (size <= 0.5 + 1e-5).all() and (size > 0.1).all()
+    assert (delta[1, b['attention_mask'][1] == 0] == 0).all()
+
+
+def test_stronger_attacks_hurt_more_and_zero_is_clean(tok, model):
+    ds = load_drug_reviews('test').sample(24)
+    pred = [int(model(**batch_of(tok, [t])).logits.argmax()) for t in ds.texts]
+    ds.labels[:] = pred                                       # the model is right on all of them before the attack
+    acc = accuracy_under_embedding_attack(model, tok, ds, [0.0, 2.0, 50.0], steps=3, max_length=48)
+    assert acc.accuracy.iloc[0] == 1.0 and acc.accuracy.iloc[-1] < acc.accuracy.iloc[0]
+
+
+def test_project():
+    d = torch.ones(2, 3, 4); m = torch.tensor([[1., 1., 0.], [1., 0., 0.]])
+    p = project(d, m, 1.0)
+    assert torch.allclose(p.flatten(1).norm(dim=1), torch.tensor([1.0, 1.0])) and (p[0, 2] == 0).all()
+    with pytest.raises(ValueError, match='norm'): project(d, m, 1.0, 'l1')
+
+
+def test_attacks_refuse_a_model_in_training_mode(tok):
+    with pytest.raises(ValueError, match='eval mode'): Victim(tiny_bert().train(), tok)
+    with pytest.raises(ValueError, match='eval mode'):
+        embedding_attack(tiny_bert().train(), batch_of(tok, [TEXT]), torch.tensor([0]), 0.1)
+
+
+# --- text attacks ---
+
+def test_words_past_truncation_are_never_edited(tok, model):
+    victim = Victim(model, tok, max_length=12)
+    long = TEXT + ' ' + ' '.join(['headaches'] * 40)
+    r = char_attack(victim, long, int(victim.probs([long])[0].argmax()), max_words=20)
+    reach = victim.reach(long)
+    assert 0 < reach < len(long) and all(sum(len(p) for p in split_words(long)[:i]) < reach for i, *_ in r.edits)
+
+
+def test_split_words_joins_back():
+    assert ''.join(split_words(TEXT + "  It's  fine!")) == TEXT + "  It's  fine!"
+
+
+def test_char_edits_are_one_edit_away():
+    rng = np.random.default_rng(0)
+    for w in ['headaches', 'dizzy', 'ok']:
+        for e in char_edits(w, rng):
+            assert e != w and abs(len(e) - len(w)) <= 1
+
+
+def _never_touches_stop_words(result):
+    return all(old.lower() not in STOP_WORDS for _, old, _ in result.edits)
+
+
+@pytest.mark.parametrize('kind', ['char', 'word'])
+def test_attacks_respect_budgets_and_stop_words_and_really_flip(tok, model, kind):
+    victim = Victim(model, tok, max_length=48)
+    neighbours = EmbeddingNeighbours(model, tok, k=8, min_similarity=0.0)
+    texts = [' '.join(t.split()[:15]) for t in load_drug_reviews('test').sample(12).texts]   # short: a tiny model flips
+    results = []
+    for t in texts:
+        label = int(victim.probs([t])[0].argmax())               # attack the model's own prediction
+        r = (char_attack(victim, t, label, max_words=3) if kind == 'char'
+             else word_attack(victim, t, label, neighbours, max_share=0.2))
+        assert _never_touches_stop_words(r)
+        assert len(r.edits) <= (3 if kind == 'char' else int(0.2 * r.words))
+        if kind == 'word': assert all(n.lower() in neighbours.index for *_, n in r.edits)
+        if r.status == 'succeeded':                             # re-classified from scratch, with a fresh victim
+            assert int(Victim(model, tok, max_length=48).probs([r.adversarial])[0].argmax()) != label
+        else: assert r.adversarial_pred == label
+        results.append(r)
+    assert any(r.status == 'succeeded' for r in results)
+    s = attack_summary(results)
+    assert s['clean accuracy'] == 1.0 and s['accuracy under attack'] == 1 - s['attack success rate']
+    assert '<ins' in edits_html(next(r for r in results if r.edits))
+
+
+def test_word_candidates_are_similar_and_keep_case(tok, model):
+    n = EmbeddingNeighbours(model, tok, k=5, min_similarity=0.2)
+    c = n('Headache')
+    assert all(w[0].isupper() and s >= 0.2 for w, s in c)
+    assert n('zzqx') == []
+
+
+def test_bad_input_to_attacks(tok, model):
+    victim = Victim(model, tok)
+    with pytest.raises(ValueError, match='empty'): char_attack(victim, '  ', 0)
+    with pytest.raises(TypeError): char_attack(victim, None, 0)
+    with pytest.raises(ValueError, match='budget'): char_attack(victim, TEXT, 0, max_words=-1)
+    label = int(victim.probs([TEXT])[0].argmax())
+    zero = char_attack(victim, TEXT, label, max_words=0)
+    assert zero.adversarial == TEXT and zero.status == 'failed' and 'budget of 0' in zero.reason
+    only_stop = 'It was not the one for me and I am not on it now.'
+    lab = int(victim.probs([only_stop])[0].argmax())
+    r = char_attack(victim, only_stop, lab)
+    assert r.status == 'failed' and r.reason == 'no attackable words' and r.adversarial == only_stop
+    wrong = char_attack(victim, TEXT, 1 - label)
+    assert wrong.status == 'skipped' and wrong.queries == 1
+
+
+# --- adversarial training ---
+
+def test_fgm_step_leaves_the_embedding_weights_and_hooks_as_they_were(tok):
+    model = tiny_bert(seed=0).train()
+    layer = model.get_input_embeddings()
+    before = layer.weight.detach().clone()
+    b = dict(batch_of(tok, [TEXT, 'Awful, made me sick.'])); b['labels'] = torch.tensor([1, 0])
+    loss = fgm_step(eps=1.0)(model, b, torch.nn.functional.cross_entropy, lambda l: l.backward())
+    assert torch.isfinite(loss)
+    assert torch.equal(layer.weight, before) and not layer._forward_hooks
+    assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
+
+
+def test_adversarial_gradient_differs_from_the_clean_one(tok):
+    grads = {}
+    for name, step in [('clean', standard_step), ('fgm', fgm_step(eps=5.0))]:
+        model = tiny_bert(seed=0).train()
+        torch.manual_seed(0)
+        b = dict(batch_of(tok, [TEXT])); b['labels'] = torch.tensor([1])
+        step(model, b, torch.nn.functional.cross_entropy, lambda l: l.backward())
+        grads[name] = model.classifier.weight.grad.clone()
+    assert not torch.allclose(grads['clean'], grads['fgm'])
+
+
+@pytest.mark.parametrize('make', [fgm_step, pgd_step, freelb_step])
+def test_adversarial_training_runs_through_the_shared_helper(tok, make):
+    ds = load_drug_reviews('train').sample(16)
+    res = train(tiny_bert(seed=0), tok, ds, None, TrainConfig(epochs=1, lr=1e-3, batch_size=8, max_length=32,
+                                                              progress=False), step=make(eps=0.5))
+    assert res.steps == 2 and np.isfinite(res.history[0]['train_loss'])
+
+
+def test_perturbation_hook_is_removed_even_on_error(tok, model):
+    layer = model.get_input_embeddings()
+    with pytest.raises(RuntimeError):
+        with perturbed_embeddings(model, lambda out: torch.zeros_like(out)): raise RuntimeError('boom')
+    assert not layer._forward_hooks
