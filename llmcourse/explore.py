@@ -193,7 +193,7 @@ def word_attributions(model, tokenizer, text, target: int = None, n_steps: int =
     return table, ig
 
 def plot_word_attributions(table: pd.DataFrame, ax=None, top: int = 10):
-    "The `top` words by |IG|, with the three maps side by side, each scaled by its largest magnitude so their shapes compare."
+    "The `top` words by absolute IG score, with the three maps side by side, each scaled by its largest magnitude so their shapes compare."
     import matplotlib.pyplot as plt
     ax = ax or plt.subplots(figsize=(5, 4.5))[1]
     cols = ['integrated gradients', 'gradient x input', 'occlusion']
