@@ -354,7 +354,8 @@ def explorer(explainer: Explainer, examples, text: str = None):
     n_layers, n_heads = explainer.model.config.num_hidden_layers, explainer.model.config.num_attention_heads
     layer = W.IntSlider(1, 1, n_layers, description='layer'); head = W.IntSlider(1, 1, n_heads, description='head')
     summary, words, out_att = W.HTML(), W.HTML(), W.Output()
-    with plt.ioff(): fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(5.5, 5.5)); ax = fig.subplots()   # outside pyplot: shown only where the widget puts it
     ui = W.VBox([pick, box, W.HBox([layer, head]), summary, words, out_att])
     ui.view = None
     def draw_attention():

@@ -437,7 +437,8 @@ def curves_explorer(runs: pd.DataFrame, test: TextDataset, baseline: dict = None
     pick = W.SelectMultiple(options=methods, value=tuple(methods[:4]), rows=len(methods), description='methods')
     budget = W.SelectionSlider(options=sorted(runs.labels.unique().tolist()), description='labels')
     out_fig, out_table = W.Output(), W.Output()
-    with plt.ioff(): fig = plt.figure(figsize=(11, 3.8))
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(11, 3.8))                   # outside pyplot: shown only where the widget puts it
     def update(change=None):
         chosen = list(pick.value) or methods[:1]
         plot_learning_curves(runs, chosen, highlight=budget.value, baseline=baseline, fig=fig)
