@@ -321,10 +321,11 @@ def robustness_of(model, tokenizer, test: TextDataset, attack_set: TextDataset, 
 def run_robustness_grid(methods: dict, seeds, train_ds, valid_ds, test_ds, attack_set, tokenizer, recipe: dict, epsilons,
                         cache=None, keep_dir=None, progress: bool = True) -> pd.DataFrame:
     "Train each method (a `train` step factory) for each seed, attack the result, keep finished runs in `cache` (JSON); seed 0's models go to `keep_dir`."
-    import json, os
+    import json
     from dataclasses import asdict
     from pathlib import Path
     from tqdm.auto import tqdm
+    from llmcourse.config import _atomic_write_text
     from llmcourse.finetune import TrainConfig, save_model, train
     from llmcourse.models import load_classifier
     config = {'recipe': recipe, 'methods': list(methods), 'epsilons': list(epsilons), 'train': len(train_ds),
@@ -347,9 +348,7 @@ def run_robustness_grid(methods: dict, seeds, train_ds, valid_ds, test_ds, attac
                      **scores, **({f'{k} results': [asdict(r) for r in v] for k, v in results.items()} if s == seeds[0] else {})}
         if cache:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_name(cache.name + '.tmp')
-            tmp.write_text(json.dumps({'config': config, 'runs': done}))
-            os.replace(tmp, cache)
+            _atomic_write_text(cache, json.dumps({'config': config, 'runs': done}))
     return pd.DataFrame([done[f'{m}|{s}'] for m, s in jobs])
 
 # %% ../nbs/04_adversarial.ipynb #9a9456d7

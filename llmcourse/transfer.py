@@ -13,7 +13,7 @@ __all__ = ['METHODS', 'vocabulary_overlap', 'domain_classifier', 'misleading_wor
 
 # %% ../nbs/03_transfer.ipynb #98ad727f
 import contextlib, io, json, math, os, re, sys, time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .config import set_seed
+from .config import _atomic_write_text, set_seed
 from .data import TextDataset
 from .finetune import (TrainConfig, _atomic_dir, make_loader, metrics_from_predictions, predict_logits, save_model,
                        train, weight_decay_groups)
@@ -370,9 +370,7 @@ def run_grid(setup, methods, sizes, seeds, cache=None, progress: bool = True) ->
         else: done[key] = run_method(setup, m, subsets[s][n], s)
         if cache:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_name(cache.name + '.tmp')
-            tmp.write_text(json.dumps({'setup': setup.fingerprint(), 'runs': done}))
-            os.replace(tmp, cache)
+            _atomic_write_text(cache, json.dumps({'setup': setup.fingerprint(), 'runs': done}))
     return pd.DataFrame([done[f'{m}|{n}|{s}'] for m, n, s in jobs])
 
 def summarise(runs: pd.DataFrame, metric: str = 'accuracy') -> pd.DataFrame:
