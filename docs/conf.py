@@ -19,6 +19,9 @@ exclude_patterns = ['_build', '**.ipynb_checkpoints', 'sidebar.yml', '_quarto.ym
 # The notebooks are committed with the outputs of a full run: render those, never re-execute.
 nb_execution_mode = 'off'
 nb_merge_streams = True
+# Widgets need a kernel, which the site does not have: build_docs.py puts a screenshot in their place,
+# so none of ipywidgets' JavaScript (a CDN download) is loaded.
+nb_ipywidgets_js = {}
 myst_enable_extensions = ['colon_fence', 'dollarmath', 'amsmath']
 myst_heading_anchors = 3
 suppress_warnings = ['mystnb.unknown_mime_type', 'myst.header']
@@ -28,6 +31,8 @@ autodoc_member_order = 'bysource'
 
 html_theme = 'sphinx_book_theme'
 html_title = project
+html_favicon = 'favicon.svg'    # without one, every browser asks for a /favicon.ico the site lacks
+html_context = {'default_mode': 'light'}    # a stored empty mode otherwise logs a console error
 html_theme_options = {'show_toc_level': 2, 'use_download_button': False, 'use_fullscreen_button': False}
 
 # Docstrings are written in Markdown style: `x` is code.

@@ -7,7 +7,7 @@ __all__ = ['STOP_WORDS', 'KEYBOARD', 'ADVERSARIAL_STEPS', 'perturbed_embeddings'
            'accuracy_under_embedding_attack', 'split_words', 'attackable', 'Victim', 'AttackResult', 'char_edits',
            'EmbeddingNeighbours', 'greedy_attack', 'char_attack', 'word_attack', 'attack_summary', 'edits_html',
            'fgm_step', 'pgd_step', 'freelb_step', 'robustness_of', 'run_robustness_grid', 'playground_view',
-           'attack_playground']
+           'attack_playground', 'check_project_l2', 'check_fgsm_linf', 'check_rates']
 
 # %% ../nbs/04_adversarial.ipynb #35fcf3c0
 import contextlib, html, math, re
@@ -391,3 +391,53 @@ def attack_playground(models: dict, tokenizer, examples, names, max_length: int 
     ui.controls, ui.panes, ui.update = {'example': pick, 'text': box, 'attack': attack, 'budget': budget}, panes, update
     update()
     return ui
+
+# %% ../nbs/04_adversarial.ipynb #78621019
+from .config import Hint, checker
+
+# %% ../nbs/04_adversarial.ipynb #daaaedce
+@checker('L2 projection')
+def check_project_l2(project_l2):
+    "Compares with `project`; spots norms taken over the whole batch and perturbations inside the ball that were rescaled."
+    g = torch.Generator().manual_seed(0)
+    delta = torch.randn(3, 4, 5, generator=g) * torch.tensor([0.1, 1.0, 3.0])[:, None, None]
+    eps = 2.0
+    want = project(delta, torch.ones(3, 4), eps)
+    got = torch.as_tensor(project_l2(delta.clone(), eps), dtype=delta.dtype)
+    if got.shape != delta.shape: raise Hint(f'keep the shape {tuple(delta.shape)}')
+    if torch.allclose(got, want, atol=1e-5): return 'long perturbations shortened to eps, short ones untouched'
+    if torch.allclose(got, delta * eps / delta.norm(), atol=1e-5) or torch.allclose(got, delta * min(1.0, eps / float(delta.norm())), atol=1e-5):
+        raise Hint('you took one norm over the whole batch: each review has its own ball')
+    n = delta.flatten(1).norm(dim=1)
+    if torch.allclose(got, delta * (eps / n)[:, None, None], atol=1e-5): raise Hint('the first review was already inside the ball and you scaled it up: only shorten')
+    raise Hint('compare the norm of each review before and after: delta.flatten(1).norm(dim=1)')
+
+# %% ../nbs/04_adversarial.ipynb #e8c34b39
+@checker('FGSM (L-inf)')
+def check_fgsm_linf(fgsm_linf):
+    "Sign of the gradient times eps on real positions, zero on padding."
+    g = torch.Generator().manual_seed(1)
+    grad, mask = torch.randn(2, 3, 4, generator=g), torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    want = 0.1 * grad.sign() * mask[..., None]
+    got = torch.as_tensor(fgsm_linf(grad.clone(), mask, 0.1), dtype=grad.dtype)
+    if torch.allclose(got, want): return 'eps times the sign of the gradient, nothing on padding'
+    if torch.allclose(got, 0.1 * grad.sign()): raise Hint('the padding positions were perturbed too: multiply by the mask')
+    if torch.allclose(got, -want): raise Hint('wrong direction: the attack climbs the loss, along +sign(grad)')
+    raise Hint('in the L-inf ball every real coordinate moves by exactly eps: use the sign of the gradient, not its size')
+
+# %% ../nbs/04_adversarial.ipynb #4807c719
+@checker('attack rates')
+def check_rates(rates):
+    "Compares `rates(statuses)` with `attack_summary` on several outcomes; spots skipped reviews counted as attacked."
+    import random as _random
+    rng = _random.Random(0)
+    cases = [['skipped'] * 2 + ['succeeded'] * 5 + ['failed'] * 3] + [[rng.choice(['skipped', 'succeeded', 'failed']) for _ in range(9)] + ['failed'] for _ in range(3)]
+    for statuses in cases:
+        s = attack_summary([AttackResult('x', 'x', 0, 0, 0, st) for st in statuses])
+        want = (s['accuracy under attack'], s['attack success rate'])
+        acc, succ = (float(x) for x in rates(statuses))
+        if abs(acc - want[0]) > 1e-9: raise Hint(f'accuracy under attack for {statuses.count("skipped")} skipped, {statuses.count("succeeded")} succeeded, {statuses.count("failed")} failed is {want[0]:.2f}: the reviews still right after the attack, over all reviews')
+        if abs(succ - want[1]) > 1e-9:
+            if abs(succ - statuses.count('succeeded') / len(statuses)) < 1e-9: raise Hint('the success rate leaves out the skipped reviews: there was nothing to attack')
+            raise Hint(f'the success rate should be {want[1]:.3f}, yours {succ:.3f}')
+    return 'accuracy under attack 0.30 and success rate 0.625 for the example: 5 of the 8 reviews that could be attacked'

@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['fast_mode', 'pick', 'mode_banner', 'set_seed', 'course_root', 'cache_dir', 'figures_dir', 'save_figure',
-           'results_path', 'record_result']
+           'results_path', 'record_result', 'Feedback', 'Hint', 'checker', 'check_seeded_draws', 'check_atomic_write',
+           'check_is_fast']
 
 # %% ../nbs/00_config.ipynb #ab756d20
 import json, os, random, tempfile
@@ -78,3 +79,85 @@ def record_result(chapter: str, key: str, value):
     results = json.loads(path.read_text()) if path.exists() else {}
     results.setdefault(chapter, {})[key] = value
     _atomic_write_text(path, json.dumps(results, indent=1, sort_keys=True) + '\n')
+
+# %% ../nbs/00_config.ipynb #6907a840
+import functools
+
+# %% ../nbs/00_config.ipynb #dbe42cde
+class Feedback:
+    "A checker's verdict on an exercise answer: `correct` (also its truth value) and a message, a hint when wrong."
+    def __init__(self, exercise: str, correct: bool, message: str):
+        self.exercise, self.correct, self.message = exercise, bool(correct), message
+    def __bool__(self): return self.correct
+    def __repr__(self): return f"{'✓ correct' if self.correct else '✗ not yet'} [{self.exercise}] {self.message}"
+
+class Hint(Exception):
+    "Raised inside a checker when the answer is wrong; the message tells the learner what to look at."
+
+def checker(exercise: str):
+    "Decorator for an exercise checker: a missing answer, a `Hint` or an error raised by the answer become a `Feedback`."
+    def wrap(check):
+        @functools.wraps(check)
+        def run(answer=None, *args, **kwargs) -> Feedback:
+            if answer is None or answer is ...: return Feedback(exercise, False, 'no answer yet: fill in the cell above')
+            try: message = check(answer, *args, **kwargs)
+            except Hint as h: return Feedback(exercise, False, str(h))
+            except NotImplementedError: return Feedback(exercise, False, 'no answer yet: your function still raises NotImplementedError')
+            except Exception as e: return Feedback(exercise, False, f'your answer raised {type(e).__name__}: {e}')
+            return Feedback(exercise, True, message or 'well done')
+        return run
+    return wrap
+
+# %% ../nbs/00_config.ipynb #2872e8a5
+@checker('seeded draws')
+def check_seeded_draws(draws):
+    "Same seed, same three draws; another seed, other draws. Names the generator that was not seeded."
+    import torch
+    state = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    try:
+        a, b = draws(0), draws(0)
+        random.random(); np.random.rand(); torch.rand(1)        # move every generator on between calls
+        c, d = draws(0), draws(1)
+    finally:
+        random.setstate(state[0]); np.random.set_state(state[1]); torch.set_rng_state(state[2])
+    if len(a) != 3: raise Hint(f'return three numbers (python, numpy, torch), not {len(a)}')
+    for name, i in (("Python's random", 0), ('NumPy', 1), ('torch', 2)):
+        if not (a[i] == b[i] == c[i]): raise Hint(f'the {name} draw changes between calls with the same seed: seed {name} too')
+    if all(x == y for x, y in zip(a, d)): raise Hint('seed 1 gives the same draws as seed 0: use the `seed` argument')
+    return 'three generators seeded, and the seed matters'
+
+# %% ../nbs/00_config.ipynb #4dfc8ba9
+@checker('atomic write')
+def check_atomic_write(write_text_safely):
+    "The new text arrives, no stray file is left, and a crash before the final rename leaves the old text intact."
+    import tempfile
+    from unittest import mock
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp)/'results.json'
+        path.write_text('old')
+        write_text_safely(path, 'new')
+        if path.read_text() != 'new': raise Hint(f'after the call the file holds {path.read_text()!r}, not the new text')
+        if len(list(Path(tmp).iterdir())) != 1: raise Hint('a temporary file was left behind next to the result')
+        path.write_text('old')
+        crash = OSError('simulated crash before the rename')
+        with mock.patch('os.replace', side_effect=crash), mock.patch('os.rename', side_effect=crash):
+            try: write_text_safely(path, 'new')
+            except OSError: pass
+        if path.read_text() != 'old':
+            raise Hint('the file changed before any rename, so a crash mid-write would leave it half written: '
+                       'write a temporary file in the same folder, then os.replace it over the target')
+    return 'the old text survives a crash; the new one arrives whole'
+
+# %% ../nbs/00_config.ipynb #be0439ef
+@checker('fast-mode switch')
+def check_is_fast(is_fast):
+    "Compares `is_fast(env)` with `fast_mode()` run under each of a dozen environments; names the first disagreement."
+    from unittest import mock
+    cases = [{}, {'LLMCOURSE_FAST': '1'}, {'LLMCOURSE_FAST': '0'}, {'LLMCOURSE_FAST': ''}, {'LLMCOURSE_FAST': 'true'},
+             {'LLMCOURSE_FAST': ' No '}, {'LLMCOURSE_FAST': 'FALSE'}, {'LLMCOURSE_FAST': 'yes'}, {'IN_TEST': '1'},
+             {'IN_TEST': ''}, {'IN_TEST': '1', 'LLMCOURSE_FAST': '0'}, {'IN_TEST': '', 'LLMCOURSE_FAST': 'on'}]
+    for env in cases:
+        with mock.patch.dict(os.environ, env, clear=True): want = fast_mode()
+        got = is_fast(dict(env))
+        if bool(got) != want: raise Hint(f'for the environment {env} you said {bool(got)}, fast_mode() says {want}')
+    return f'agrees with fast_mode() on all {len(cases)} environments'

@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['DRUG_PACKAGE', 'DRUG_PIP', 'TWEET_PACKAGE', 'TWEET_PIP', 'LABELS_BINARY', 'LABELS_THREE', 'LABEL_SCHEMES',
            'data_search_dirs', 'package_dir', 'TextDataset', 'clean_review', 'find_duplicates',
-           'drug_review_duplicates', 'load_drug_reviews', 'majority_baseline', 'clean_tweet', 'load_tweets']
+           'drug_review_duplicates', 'load_drug_reviews', 'majority_baseline', 'clean_tweet', 'load_tweets',
+           'check_majority_accuracy', 'check_shared_texts', 'check_stratified_split']
 
 # %% ../nbs/00_data.ipynb #c1a09e7b
 import html, importlib.util, io, os, re, sys, zipfile
@@ -211,3 +212,50 @@ def load_tweets(split: str = 'train', labels: str = 'three', min_confidence: flo
                          f'min_confidence={min_confidence}); lower min_confidence')
     return TextDataset(df.text.tolist(), df.sentiment.map(names.index).values, names,
                        df[['confidence']].reset_index(), name=f'tweets {split} ({labels})')
+
+# %% ../nbs/00_data.ipynb #648a15d2
+from .config import Hint, checker
+
+# %% ../nbs/00_data.ipynb #8a46c646
+@checker('majority baseline')
+def check_majority_accuracy(majority_accuracy):
+    "Cases where the training and test majorities differ, so peeking at the test labels shows."
+    cases = [([0, 0, 0, 1], [1, 1, 0, 1, 1]), ([2, 2, 1, 0, 2], [0, 0, 2, 1]), ([1, 1, 0], [1, 0, 1, 1])]
+    for tr, te in cases:
+        want = float(np.mean(np.asarray(te) == np.bincount(tr).argmax()))
+        got = float(majority_accuracy(np.asarray(tr), np.asarray(te)))
+        if abs(got - want) > 1e-9:
+            peek = float(np.mean(np.asarray(te) == np.bincount(te).argmax()))
+            if abs(got - peek) < 1e-9: raise Hint('you took the majority of the test labels: that peeks at the answers; use the training labels')
+            raise Hint(f'for train {tr} and test {te} you got {got:.3f}, expected {want:.3f}')
+    return 'the majority comes from the training labels, the accuracy from the test labels'
+
+# %% ../nbs/00_data.ipynb #3bfdb87f
+@checker('shared texts')
+def check_shared_texts(shared_texts):
+    "Duplicates that differ only in case or spacing must be found; near-misses must not."
+    a = ['Great drug.', 'It  made me   dizzy', 'no effect', 'Worked!']
+    b = ['great DRUG.', ' it made me dizzy ', 'no effects', 'worked !']
+    want = {'great drug.', 'it made me dizzy'}
+    got = set(shared_texts(a, b))
+    if got == want: return 'case and whitespace normalised, nothing else'
+    if got == {'great drug.'} or got == {'Great drug.'}: raise Hint('"It  made me   dizzy" and " it made me dizzy " differ only in whitespace: collapse runs of spaces and strip')
+    if not got: raise Hint('nothing found: lower-case both sides before comparing')
+    if got - want: raise Hint(f'{sorted(got - want)} should not match: only case and whitespace may differ')
+    raise Hint(f'expected {sorted(want)}, got {sorted(got)}')
+
+# %% ../nbs/00_data.ipynb #6e8535c0
+@checker('stratified split')
+def check_stratified_split(stratified_split):
+    "Disjoint, complete, per-class counts right, repeatable for a seed, different for another."
+    labels = np.array([0] * 40 + [1] * 13 + [2] * 7)
+    tr, va = (np.asarray(x) for x in stratified_split(labels, 0.25, 0))
+    if len(set(tr) & set(va)): raise Hint('some examples are in both parts')
+    if sorted(np.concatenate([tr, va]).tolist()) != list(range(len(labels))): raise Hint('the two parts must cover every index exactly once')
+    for c, n in zip(*np.unique(labels, return_counts=True)):
+        got = int((labels[va] == c).sum())
+        if got != round(0.25 * n): raise Hint(f'class {c} has {n} examples, so {round(0.25 * n)} belong in validation, not {got}: split each class on its own')
+    tr2, va2 = stratified_split(labels, 0.25, 0)
+    if sorted(va2) != sorted(va): raise Hint('the same seed gave a different split: draw from a generator seeded with `seed`')
+    if sorted(stratified_split(labels, 0.25, 1)[1]) == sorted(va): raise Hint('seed 1 gave the same split as seed 0: use the seed')
+    return 'every class keeps its share in both parts'

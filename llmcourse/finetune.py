@@ -6,7 +6,8 @@
 __all__ = ['seed_loop', 'TrainConfig', 'encode_texts', 'LengthGroupedBatches', 'make_loader', 'metrics_from_predictions',
            'predict_logits', 'evaluate', 'save_model', 'load_model', 'save_state', 'load_state', 'standard_step',
            'weight_decay_groups', 'class_weights_for', 'TrainResult', 'train', 'predict', 'matmul_gflops',
-           'non_embedding_parameters', 'trainer_run', 'benchmark_training']
+           'non_embedding_parameters', 'trainer_run', 'benchmark_training', 'check_decays', 'check_lr_at',
+           'check_balanced_weights']
 
 # %% ../nbs/02_finetune.ipynb #bfacc23e
 import json, math, os, random, shutil, tempfile, time
@@ -455,45 +456,98 @@ def trainer_run(model, tokenizer, ds: TextDataset, batch_size: int, max_length: 
     model.eval()
     return {'examples': steps * batch_size, 'seconds': clock.seconds, 'examples_per_second': steps * batch_size / clock.seconds}
 
-def benchmark_training(ds: TextDataset, valid: TextDataset, steps: int = 16, batch_size: int = 16, max_length: int = 256,
-                       budget_seconds: float = 60, lr: float = 1e-4, model_fn=None, tokenizer=None) -> tuple:
-    "Throughput of ours, Trainer (defaults), Trainer (grouped) and the seed loop at equal steps; then validation accuracy after an equal time budget."
+def benchmark_training(ds: TextDataset, valid: TextDataset, steps: int = None, batch_size: int = 16, max_length: int = 256,
+                       budget_seconds: float = 60, lr: float = 1e-4, seeds=(0,), model_fn=None, tokenizer=None) -> tuple:
+    "Throughput of ours, Trainer (defaults), Trainer (grouped) and the seed loop over the same examples (one pass unless `steps`), and the validation accuracy that work reached; then, for each seed, validation accuracy after an equal time budget."
     tokenizer = tokenizer or load_tokenizer()
-    model_fn = model_fn or (lambda: load_classifier(label_names=ds.label_names, seed=0))
+    model_fn = model_fn or (lambda seed: load_classifier(label_names=ds.label_names, seed=seed))
+    steps = steps or math.ceil(len(ds) / batch_size)
     matmul = matmul_gflops()
-    def ours(m, **kw):
+    def ours(m, seed, **kw):
         r = train(m, tokenizer, ds, None, TrainConfig(
             lr=lr, epochs=kw.get('epochs', 1000), batch_size=batch_size, max_length=max_length, progress=False,
-            max_steps=kw.get('steps'), max_seconds=kw.get('seconds')))
-        return {'examples': r.steps * batch_size, 'seconds': r.seconds, 'examples_per_second': r.examples_per_second,
-                'tokens': r.tokens}
+            max_steps=kw.get('steps'), max_seconds=kw.get('seconds'), seed=seed))
+        return {'examples': round(r.examples_per_second * r.seconds), 'seconds': r.seconds,
+                'examples_per_second': r.examples_per_second, 'tokens': r.tokens}
     def trainer(grouped):
-        return lambda m, **kw: trainer_run(m, tokenizer, ds, batch_size, max_length,
-            kw.get('steps') or kw['epochs'] * math.ceil(len(ds) / batch_size), grouped, lr, kw.get('seconds'))
+        return lambda m, seed, **kw: trainer_run(m, tokenizer, ds, batch_size, max_length,
+            kw.get('steps') or kw['epochs'] * math.ceil(len(ds) / batch_size), grouped, lr, kw.get('seconds'), seed)
     methods = {
         'ours': ours,
         'Trainer, defaults': trainer(grouped=False),
         'Trainer, grouped': trainer(grouped=True),
-        'seed loop (batch 1)': lambda m, **kw: seed_loop(m, tokenizer, ds, lr=5e-5, epochs=kw.get('epochs', 1000),
+        'seed loop (batch 1)': lambda m, seed, **kw: seed_loop(m, tokenizer, ds, lr=5e-5, epochs=kw.get('epochs', 1000),
             max_length=max_length, max_examples=kw.get('steps') and kw['steps'] * batch_size,
-            max_seconds=kw.get('seconds'), progress=False)}
+            max_seconds=kw.get('seconds'), seed=seed, progress=False)}
+    vl = make_loader(valid, tokenizer, 64, max_length, shuffle=False)
     speed = []
     for name, run in methods.items():
-        m = model_fn()
-        r = run(m, steps=steps)
-        row = {'method': name, 'examples': r['examples'], 'seconds': r['seconds'], 'examples/s': r['examples_per_second']}
+        m = model_fn(seeds[0])
+        r = run(m, seeds[0], steps=steps)
+        row = {'method': name, 'examples': min(r['examples'], steps * batch_size, len(ds)), 'seconds': r['seconds'],
+               'examples/s': r['examples_per_second']}
         if name == 'ours':
             gflops = 6 * non_embedding_parameters(m) * r['tokens'] / r['seconds'] / 1e9
             row.update({'training GFLOP/s': gflops, 'share of matmul rate': gflops / matmul})
+        row['valid accuracy'] = evaluate(m, vl)['accuracy']
         speed.append(row)
     speed = pd.DataFrame(speed).set_index('method')
     speed['ours / this'] = speed.loc['ours', 'examples/s'] / speed['examples/s']
     equal_time = []
-    vl = make_loader(valid, tokenizer, 64, max_length, shuffle=False)
-    for name, run in methods.items():
-        m = model_fn()
-        r = run(m, seconds=budget_seconds, epochs=3)
-        ev = evaluate(m, vl)
-        equal_time.append({'method': name, 'budget s': budget_seconds, 'examples trained': r['examples'],
-                           'valid accuracy': ev['accuracy'], 'valid macro-F1': ev['macro_f1']})
-    return speed, pd.DataFrame(equal_time).set_index('method'), matmul
+    for seed in seeds:
+        for name, run in methods.items():
+            m = model_fn(seed)
+            r = run(m, seed, seconds=budget_seconds, epochs=3)
+            ev = evaluate(m, vl)
+            equal_time.append({'method': name, 'seed': seed, 'budget s': budget_seconds, 'examples trained': r['examples'],
+                               'valid accuracy': ev['accuracy'], 'valid macro-F1': ev['macro_f1']})
+    return speed, pd.DataFrame(equal_time), matmul
+
+
+# %% ../nbs/02_finetune.ipynb #950880c1
+from .config import Hint, checker
+
+# %% ../nbs/02_finetune.ipynb #aaf3c89d
+@checker('weight-decay groups')
+def check_decays(decays):
+    "Runs `decays(name, param)` over a tiny BERT's parameters and compares with `weight_decay_groups`; names a misplaced parameter."
+    from llmcourse.models import tiny_bert
+    model = tiny_bert()
+    decayed = {id(p) for p in weight_decay_groups(model, 0.01)[0]['params']}
+    for name, p in model.named_parameters():
+        want, got = id(p) in decayed, bool(decays(name, p))
+        if want != got:
+            kind = 'a LayerNorm weight' if 'LayerNorm' in name else 'a bias' if name.endswith('bias') else 'a weight matrix'
+            raise Hint(f"{name} is {kind}: it should {'' if want else 'not '}be decayed")
+    return 'matrices decayed; biases and LayerNorm weights not'
+
+# %% ../nbs/02_finetune.ipynb #0f0be1c4
+@checker('warm-up schedule')
+def check_lr_at(lr_at):
+    "Compares every step of two schedules with transformers' `get_linear_schedule_with_warmup`."
+    from transformers import get_linear_schedule_with_warmup
+    for total, warm in ((20, 4), (13, 0)):
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.5)
+        sched = get_linear_schedule_with_warmup(opt, warm, total)
+        for step in range(total):
+            want, got = opt.param_groups[0]['lr'], float(lr_at(step, total, warm, 0.5))
+            if abs(want - got) > 1e-9:
+                phase = 'warm-up' if step < warm else 'decay'
+                raise Hint(f'with {total} steps ({warm} of warm-up), step {step} ({phase}) should have lr {want:.4f}, yours {got:.4f}')
+            opt.step(); sched.step()
+    return 'matches the library step by step'
+
+# %% ../nbs/02_finetune.ipynb #6b2e814b
+@checker('balanced class weights')
+def check_balanced_weights(balanced_weights):
+    "Compares with `class_weights_for` (scikit-learn's 'balanced'); spots weights that follow frequency instead of its inverse."
+    for labels, k in (([0, 1, 1, 1, 1, 1, 1, 0], 2), ([0, 2, 2, 2, 1, 2], 3), ([1, 1, 0], 3)):
+        want = class_weights_for(labels, k).numpy()
+        got = np.asarray(balanced_weights(np.asarray(labels), k), dtype=float).reshape(-1)
+        if got.shape != want.shape: raise Hint(f'one weight per class: {k} numbers, not {got.size}')
+        if np.allclose(got, want, atol=1e-6): continue
+        counts = np.bincount(labels, minlength=k)
+        if np.all(np.diff(got[counts > 0][np.argsort(counts[counts > 0])]) >= 0): raise Hint('the frequent class got the larger weight: weights go with the inverse of the count')
+        if np.allclose(got[counts > 0] / got[counts > 0].sum(), want[counts > 0] / want[counts > 0].sum(), atol=1e-6): raise Hint('right proportions, wrong scale: the balanced weight is n / (k * count)')
+        raise Hint(f'for labels {labels} the weights are {np.round(want, 3).tolist()}, yours {np.round(got, 3).tolist()}')
+    return 'each class now weighs the same in the loss'

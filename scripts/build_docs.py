@@ -46,10 +46,14 @@ def chapters() -> list:
 WIDGET = 'application/vnd.jupyter.widget-view+json'
 WIDGET_NOTE = ('*An interactive widget goes here: it needs a running kernel, so open this notebook in '
                'JupyterLab to use it. The static figures around it show what it draws.*')
+SCREENSHOT_NOTE = ('![The widget in JupyterLab]({path})\n\n*A screenshot of the widget in JupyterLab, taken by the '
+                   'browser tests after moving one of its controls; they run the notebook in fast mode, so any '
+                   'model behind it is barely trained. The widget needs a running kernel: open this notebook in '
+                   'JupyterLab to use it.*')
 _DIRECTIVE = re.compile(r'^#\|\s*(.*)$', flags=re.M)
 
 
-def adapt_for_sphinx(cell):
+def adapt_for_sphinx(cell, chapter: str = ''):
     "Turn Quarto's cell options (left by nbdev) into myst-nb's: `echo: false` hides the source; drop `---` rules."
     if cell.cell_type == 'markdown':
         cell.source = re.sub(r'\]\(\.\./figures/', '](figures/', cell.source)
@@ -67,7 +71,9 @@ def adapt_for_sphinx(cell):
             # No kernel on the site: a widget's saved output is only its Python repr, and a progress
             # bar's is its first frame. Say what the widget is for; drop the stale bars.
             if not data.get('text/plain', '').startswith(('VBox(', 'HBox(')): continue
-            out = nbformat.v4.new_output('display_data', data={'text/markdown': WIDGET_NOTE})
+            shot = f'figures/widget_{chapter}.png'
+            note = SCREENSHOT_NOTE.format(path=shot) if (ROOT/shot).exists() else WIDGET_NOTE
+            out = nbformat.v4.new_output('display_data', data={'text/markdown': note})
         outputs.append(out)
     if 'outputs' in cell: cell.outputs = outputs
 
@@ -87,7 +93,8 @@ def finish_pages():
     for nb_path in PROC.glob('*.ipynb'):
         nb = nbformat.read(nb_path, as_version=4)
         nb.cells = [title_cell(c) for c in nb.cells]
-        for c in nb.cells: adapt_for_sphinx(c)
+        for c in nb.cells: adapt_for_sphinx(c, nb_path.stem)
+        nb.metadata.pop('widgets', None)
         if nb_path.stem == 'index':
             toc = '\n'.join(['```{toctree}', ':hidden:', ':maxdepth: 1', '', *chapters(), 'api', '```'])
             nb.cells.append(nbformat.v4.new_markdown_cell(toc))

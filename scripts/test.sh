@@ -21,8 +21,11 @@ step "pip check" pip check
 step "notebooks and package in sync" bash -c 'nbdev_export && '"$(declare -f git_clean)"'; git_clean llmcourse'
 step "notebooks clean (nbdev_clean)" bash -c 'nbdev_clean && '"$(declare -f git_clean)"'; git_clean nbs'
 step "README agrees with index.ipynb" python scripts/make_readme.py --check
-step "pytest tests/" python -m pytest -q tests
+step "pytest tests/" python -m pytest -q tests --ignore=tests/browser
 step "notebooks run in fast mode (nbdev_test)" nbdev_test --n_workers 1 --timing --do_print
+step "learner's edition current, runs to 1st exercise" python scripts/make_learner_edition.py --check
 step "docs build (nbdev + Sphinx)" python scripts/build_docs.py
+step "Chromium (Debian package)" bash scripts/install_chromium.sh
+step "browser: widgets in JupyterLab, docs site" python -m pytest -q -s -p no:cacheprovider tests/browser
 
 echo; echo "== Step times"; printf '%s\n' "${TIMES[@]}"
