@@ -390,7 +390,7 @@ def check_hessian(hessian):
     "Compares with central differences of the analytic gradient; tells the weight block, the bias row and the regularisation apart."
     rng = np.random.default_rng(1)
     X, y, w, b, alpha = rng.normal(size=(25, 3)), (rng.random(25) < 0.5).astype(float), rng.normal(size=3), -0.2, 0.3
-    g = lambda v: np.r_[loss_and_grad(v[:3], v[3], X, y, alpha)[1], loss_and_grad(v[:3], v[3], X, y, alpha)[2]]
+    g = lambda v: np.hstack(loss_and_grad(v[:3], v[3], X, y, alpha)[1:])   # (dL/dw, dL/db) as one vector
     v, h = np.r_[w, b], 1e-6
     num = np.stack([(g(v + h * e) - g(v - h * e)) / (2 * h) for e in np.eye(4)], axis=1)
     got = np.asarray(hessian(w.copy(), b, X, alpha), dtype=float)

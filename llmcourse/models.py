@@ -185,13 +185,13 @@ def check_word_pieces(answer):
 
 # %% ../nbs/00_models.ipynb #95270288
 @checker('mean pooling')
-def check_mean_pool(mean_pool):
-    "Compares with the course's `mean_pool` on a padded batch; spots averaging over padding."
+def check_mean_pool(pool):
+    "Compares `pool(hidden, attention_mask)` with the course's `mean_pool` on a padded batch; spots averaging over padding."
     import torch
     g = torch.Generator().manual_seed(0)
     hidden, mask = torch.randn(3, 5, 4, generator=g), torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]])
-    want = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
-    got = torch.as_tensor(mean_pool(hidden, mask), dtype=hidden.dtype)
+    want = mean_pool(hidden, mask)
+    got = torch.as_tensor(pool(hidden, mask), dtype=hidden.dtype)
     if got.shape != want.shape: raise Hint(f'the result should have shape {tuple(want.shape)} (batch, dim), not {tuple(got.shape)}')
     if torch.allclose(got, want, atol=1e-5): return 'padding is left out of the average'
     if torch.allclose(got, hidden.mean(1), atol=1e-5): raise Hint('you averaged over every position, padding included: weight by the mask')

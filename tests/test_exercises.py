@@ -2,6 +2,7 @@
 notebook's folded solution cell), rejects a typical wrong answer with the hint meant for it, and
 reports a missing answer without raising."""
 import ast
+import importlib.util
 import random
 import re
 from pathlib import Path
@@ -13,7 +14,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted(p.stem for p in (ROOT/'nbs').glob('*.ipynb') if p.stem != 'index')
-SOLUTION_MARK = '# Reference solution'
+# The learner's edition script defines what a solution cell is and which module a notebook exports.
+_spec = importlib.util.spec_from_file_location('make_learner_edition', ROOT/'scripts'/'make_learner_edition.py')
+edition = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(edition)
 
 
 def _cells(chapter):
@@ -21,8 +25,7 @@ def _cells(chapter):
 
 
 def _module(chapter):
-    src = next(c.source for c in _cells(chapter) if 'default_exp' in c.source)
-    return re.search(r'default_exp\s+(\S+)', src).group(1)
+    return edition.module_of(nbformat.read(ROOT/'nbs'/f'{chapter}.ipynb', as_version=4))
 
 
 def _namespace(chapter) -> dict:
@@ -38,7 +41,7 @@ def _namespace(chapter) -> dict:
 
 
 def _solutions(chapter) -> list:
-    return [c.source for c in _cells(chapter) if c.cell_type == 'code' and SOLUTION_MARK in c.source[:200]]
+    return [c.source for c in _cells(chapter) if edition.is_solution(c)]
 
 
 def test_every_chapter_has_three_exercises_with_solutions():
@@ -48,7 +51,7 @@ def test_every_chapter_has_three_exercises_with_solutions():
         assert len(titles) >= 3, f'{ch}: {len(titles)} exercises'
         assert len(_solutions(ch)) == len(titles), f'{ch}: {len(_solutions(ch))} solutions for {len(titles)} exercises'
         for c in cells:
-            if SOLUTION_MARK in c.source[:200]:
+            if edition.is_solution(c):
                 assert c.metadata.get('jupyter', {}).get('source_hidden'), f'{ch}: a solution cell is not folded'
 
 
