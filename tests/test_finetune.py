@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from llmcourse.data import TextDataset, load_drug_reviews
-from llmcourse.finetune import (LengthGroupedBatches, TrainConfig, class_weights_for, evaluate, load_model, load_state,
-                                make_loader, predict, save_model, save_state, seed_loop, standard_step, train,
+from llmcourse.finetune import (FAST_EAGER, FastDropout, LengthGroupedBatches, TrainConfig, class_weights_for, evaluate,
+                                fast_dropout, fast_dropout_attention, load_model, load_state, make_loader, predict,
+                                save_model, save_state, seed_loop, standard_step, train, use_fast_dropout,
                                 weight_decay_groups)
 from llmcourse.models import load_tokenizer, tiny_bert
 
@@ -52,6 +53,52 @@ def test_loader_pads_each_batch_to_its_own_longest(tok, data):
     shapes = {b['input_ids'].shape[1] for b in dl}
     assert len(shapes) > 1 and max(shapes) <= 64
     for b in dl: assert (b['attention_mask'].sum(1).max() == b['input_ids'].shape[1])
+
+
+# --- fast dropout ---
+
+def test_fast_dropout_drops_p_and_keeps_the_mean():
+    torch.manual_seed(0)
+    x = torch.full((1000, 1000), 2.0, requires_grad=True)
+    y = fast_dropout(x, 0.1)
+    assert abs((y == 0).float().mean().item() - 0.1) < 0.002
+    kept = y.unique().tolist()
+    assert abs(y.mean().item() - 2.0) < 0.01 and kept[0] == 0.0 and kept[1:] == [pytest.approx(2 / 0.9)]
+    y.sum().backward()                      # the gradient flows through the kept values only, scaled alike
+    assert torch.equal(x.grad == 0, y == 0) and torch.allclose(x.grad[y != 0], torch.tensor(1 / 0.9))
+    assert fast_dropout(x, 0.1, training=False) is x and fast_dropout(x, 0.0) is x
+
+
+def test_fast_dropout_attention_equals_eager_without_dropout():
+    from transformers.models.bert.modeling_bert import eager_attention_forward
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 7, 8, generator=g) for _ in range(3))
+    mask = torch.zeros(2, 1, 7, 7); mask[1, ..., 5:] = torch.finfo(torch.float32).min
+    module = torch.nn.Module().eval()
+    ours, theirs = fast_dropout_attention(module, q, k, v, mask), eager_attention_forward(module, q, k, v, mask)
+    assert torch.allclose(ours[0], theirs[0], atol=1e-6) and torch.allclose(ours[1], theirs[1], atol=1e-6)
+
+
+def test_use_fast_dropout_swaps_and_restores_and_leaves_evaluation_alone():
+    model = tiny_bert(seed=0).eval()
+    model.set_attn_implementation('eager')
+    ids = torch.randint(5, 100, (2, 9)); mask = torch.ones_like(ids); mask[1, 6:] = 0
+    with torch.no_grad(): before = model(input_ids=ids, attention_mask=mask).logits
+    use_fast_dropout(model)
+    drops = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    assert drops and all(type(m) is FastDropout and not m.training for m in drops)
+    assert model.config._attn_implementation == FAST_EAGER
+    with torch.no_grad(): assert torch.equal(before, model(input_ids=ids, attention_mask=mask).logits)
+    use_fast_dropout(model, on=False)
+    assert model.config._attn_implementation == 'eager'
+    assert all(type(m) is torch.nn.Dropout for m in model.modules() if isinstance(m, torch.nn.Dropout))
+
+
+def test_train_hands_back_plain_dropout(tok, data):
+    model = tiny_bert(seed=0)
+    train(model, tok, data[0], None, TrainConfig(**{**FAST, 'epochs': 1}))
+    assert model.config._attn_implementation == 'eager'
+    assert not any(type(m) is FastDropout for m in model.modules())
 
 
 # --- training ---
