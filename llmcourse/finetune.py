@@ -274,7 +274,9 @@ FAST_EAGER = 'eager_fast_dropout'   # the name under which transformers finds ou
 
 def fast_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
     "Inverted dropout with the mask drawn from uniform numbers: `F.dropout`'s distribution at about half its CPU cost."
+    if not 0 <= p <= 1: raise ValueError(f'fast_dropout: the dropout probability must lie in [0, 1], got {p}')
     if not training or p == 0: return x
+    if p == 1: return x * 0.0                 # everything dropped, as F.dropout does (no 1 / 0 scale)
     return x * torch.rand_like(x).ge_(p).mul_(1 / (1 - p))
 
 class FastDropout(torch.nn.Dropout):

@@ -69,6 +69,13 @@ def test_fast_dropout_drops_p_and_keeps_the_mean():
     assert fast_dropout(x, 0.1, training=False) is x and fast_dropout(x, 0.0) is x
 
 
+def test_fast_dropout_rejects_a_probability_outside_0_to_1_and_drops_all_at_1():
+    x = torch.ones(4, 5)
+    for p in (-0.1, 1.5, float('nan')):
+        with pytest.raises(ValueError, match='must lie in \\[0, 1\\]'): fast_dropout(x, p)
+    assert torch.equal(fast_dropout(x, 1.0), torch.zeros(4, 5))
+
+
 def test_fast_dropout_attention_equals_eager_without_dropout():
     from transformers.models.bert.modeling_bert import eager_attention_forward
     g = torch.Generator().manual_seed(0)
