@@ -292,7 +292,7 @@ def fast_dropout_attention(module, query, key, value, attention_mask, scaling=No
 
 def use_fast_dropout(model, on: bool = True):
     "Swap `model`'s dropout layers and (for BERT's eager attention) its attention dropout to `fast_dropout`; `on=False` swaps back."
-    from transformers import AttentionInterface
+    from transformers import AttentionInterface, BertConfig
     from transformers.masking_utils import AttentionMaskInterface, eager_mask
     AttentionInterface.register(FAST_EAGER, fast_dropout_attention)
     AttentionMaskInterface.register(FAST_EAGER, eager_mask)       # the additive mask eager attention expects
@@ -301,7 +301,7 @@ def use_fast_dropout(model, on: bool = True):
         for name, child in parent.named_children():
             if type(child) is old: setattr(parent, name, new(child.p).train(child.training))
     attn = model.config._attn_implementation
-    if on and attn == 'eager' and model.config.model_type == 'bert': model.set_attn_implementation(FAST_EAGER)
+    if on and attn == 'eager' and isinstance(model.config, BertConfig): model.set_attn_implementation(FAST_EAGER)
     if not on and attn == FAST_EAGER: model.set_attn_implementation('eager')
     return model
 
@@ -387,6 +387,7 @@ def train(model, tokenizer, train_ds: TextDataset, valid_ds: TextDataset = None,
     model.train()
     for epoch in range(state['epoch'] + 1, cfg.epochs + 1):
         if state['step'] >= total: break
+        if cfg.patience is not None and state['bad_epochs'] >= cfg.patience: break   # stopped early before: stays stopped
         if hasattr(train_dl, 'set_epoch'): train_dl.set_epoch(epoch)   # Accelerate re-applies its pass count at each pass
         _batches_of(train_dl).set_epoch(epoch)
         bar = tqdm(train_dl, desc=f'epoch {epoch}/{cfg.epochs}', disable=not (cfg.progress and acc.is_main_process), leave=False)

@@ -20,5 +20,7 @@ if __name__ == '__main__':
     pd.set_option('display.width', 160)
     print(f'\nfloat32 matmul rate (2048 x 2048): {matmul:.0f} GFLOP/s\n')
     print(speed.round(3).to_string(), '\n')
+    std = lambda a: a.std(ddof=0)   # the spread over the seeds run, as the notebook reports it
+    print(f'equal time: {args.budget:.0f} s each; mean and spread over seeds {args.seeds}')
     print(equal_time.groupby('method', sort=False)[['examples trained', 'valid accuracy', 'valid macro-F1', 'test accuracy']]
-          .agg(['mean', 'std']).round(3).to_string())
+          .agg(['mean', std]).rename(columns={'<lambda_0>': 'std'}).round(3).to_string())

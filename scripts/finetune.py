@@ -23,6 +23,8 @@ def main():
     ap.add_argument('--batch-size', type=int, default=16)
     ap.add_argument('--max-length', type=int, default=256)
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--pooling', choices=['cls', 'mean'], default='mean',
+                    help="classifier head: on mean-pooled states (chapter 02's recipe) or on BERT's [CLS] pooler")
     ap.add_argument('--output-dir', default=None, help='checkpoints (best/ and last/); resumes from last/ if present')
     ap.add_argument('--limit', type=int, default=None, help='use a stratified sample of this many training reviews')
     ap.add_argument('--tiny', action='store_true', help='a tiny random BERT instead of MiniLM (for tests)')
@@ -32,7 +34,8 @@ def main():
     tok = load_tokenizer()
     tr, va, te = (load_drug_reviews(s, args.labels) for s in ('train', 'valid', 'test'))
     if args.limit: tr, va, te = tr.sample(args.limit), va.sample(args.limit // 2), te.sample(args.limit // 2)
-    model = tiny_bert(tr.label_names, seed=args.seed) if args.tiny else load_classifier(label_names=tr.label_names, seed=args.seed)
+    model = (tiny_bert(tr.label_names, seed=args.seed, pooling=args.pooling) if args.tiny
+             else load_classifier(label_names=tr.label_names, seed=args.seed, pooling=args.pooling))
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length,
                       seed=args.seed, output_dir=args.output_dir, progress=acc.is_main_process)
     res = train(model, tok, tr, va, cfg, accelerator=acc)

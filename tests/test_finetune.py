@@ -101,6 +101,24 @@ def test_use_fast_dropout_swaps_and_restores_and_leaves_evaluation_alone():
     assert all(type(m) is torch.nn.Dropout for m in model.modules() if isinstance(m, torch.nn.Dropout))
 
 
+def test_fast_dropout_reaches_the_attention_of_the_mean_pooled_head():
+    model = tiny_bert(pooling='mean').train()
+    model.set_attn_implementation('eager')
+    use_fast_dropout(model)
+    assert model.config._attn_implementation == FAST_EAGER
+    use_fast_dropout(model, on=False)
+    assert model.config._attn_implementation == 'eager'
+
+
+def test_mean_pooled_head_trains_and_its_checkpoint_resumes(tok, data, tmp_path):
+    cfg = TrainConfig(**{**FAST, 'epochs': 3, 'lr': 3e-3}, output_dir=tmp_path/'run')
+    res = train(tiny_bert(seed=0, pooling='mean'), tok, data[0], data[1], cfg)
+    assert res.history[-1]['train_loss'] < res.history[0]['train_loss']
+    again = train(tiny_bert(seed=5, pooling='mean'), tok, data[0], data[1], cfg)   # resumes from last/: nothing left to do
+    assert again.history == res.history
+    assert type(load_model(tmp_path/'run'/'best')[0]).__name__ == 'MeanPoolBertForSequenceClassification'
+
+
 def test_train_hands_back_plain_dropout(tok, data):
     model = tiny_bert(seed=0)
     train(model, tok, data[0], None, TrainConfig(**{**FAST, 'epochs': 1}))
@@ -180,6 +198,13 @@ def test_class_weights_are_balanced_and_change_the_loss(tok, data):
 def test_early_stopping_stops_when_validation_stalls(tok, data):
     res = train(tiny_bert(seed=0), tok, data[0], data[1], TrainConfig(**{**FAST, 'epochs': 6, 'lr': 1e-12}, patience=2))
     assert len(res.history) == 3 and res.best_epoch == 1
+
+
+def test_an_early_stopped_run_stays_stopped_when_run_again(tok, data, tmp_path):
+    cfg = TrainConfig(**{**FAST, 'epochs': 6, 'lr': 1e-12}, patience=2, output_dir=tmp_path/'run')
+    first = train(tiny_bert(seed=0), tok, data[0], data[1], cfg)
+    again = train(tiny_bert(seed=0), tok, data[0], data[1], cfg)
+    assert len(first.history) == 3 and again.history == first.history and again.steps == first.steps
 
 
 def test_weight_decay_groups_skip_biases_and_layernorm():

@@ -90,3 +90,51 @@ def test_tokenizer_explorer_updates_on_typing(tok):
     assert 'hello' in before and '3 word pieces' in before
     ui.text.value = 'metformin works'
     assert ui.output.value != before and 'met' in ui.output.value and '##' in ui.output.value
+
+
+# --- the mean-pooled head ---
+
+def test_bundled_pooler_was_never_trained():
+    from safetensors import safe_open
+    with safe_open(bundled_model_dir()/'model.safetensors', 'pt') as f:
+        assert (f.get_tensor('pooler.dense.bias') == 0).all()
+
+
+def test_mean_pooled_classifier_has_the_pretrained_encoder_and_no_pooler():
+    from llmcourse.models import MeanPoolBertForSequenceClassification
+    m, enc = load_classifier(pooling='mean'), load_encoder()
+    assert isinstance(m, MeanPoolBertForSequenceClassification) and m.bert.pooler is None
+    assert torch.equal(m.bert.encoder.layer[5].output.dense.weight, enc.encoder.layer[5].output.dense.weight)
+    assert torch.equal(load_classifier(pooling='mean', seed=3).classifier.weight, load_classifier(pooling='mean', seed=3).classifier.weight)
+
+
+def test_mean_pooled_logits_do_not_depend_on_padding(tok):
+    m = tiny_bert(label_names=LABELS_THREE, pooling='mean')
+    texts = ['fine', 'it made me sick for weeks and weeks']
+    with torch.no_grad():
+        padded = m(**tok(texts, padding=True, return_tensors='pt')).logits
+        alone = torch.cat([m(**tok([t], return_tensors='pt')).logits for t in texts])
+    assert padded.shape == (2, 3) and torch.allclose(padded, alone, atol=1e-5)
+
+
+def test_mean_pooled_head_reads_the_mean_not_cls(tok):
+    m = tiny_bert(pooling='mean')
+    batch = tok(['good drug', 'bad drug'], padding=True, return_tensors='pt')
+    with torch.no_grad():
+        hidden = m.bert(**batch).last_hidden_state
+        assert torch.allclose(m(**batch).logits, m.classifier(mean_pool(hidden, batch['attention_mask'])), atol=1e-6)
+
+
+def test_mean_pooled_checkpoint_loads_back_through_the_auto_class(tok, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+    m = tiny_bert(label_names=LABELS_THREE, pooling='mean', seed=4)
+    m.save_pretrained(tmp_path, safe_serialization=True)
+    back = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
+    assert type(back) is type(m) and back.config.model_type == 'bert_mean_pool'
+    batch = tok(['great drug', 'it made me sick'], padding=True, return_tensors='pt')
+    with torch.no_grad(): assert torch.equal(m(**batch).logits, back(**batch).logits)
+
+
+def test_unknown_pooling_is_a_clear_error():
+    with pytest.raises(ValueError, match="pooling must be 'cls'"): load_classifier(pooling='max')
+    with pytest.raises(ValueError, match="pooling must be 'cls'"): tiny_bert(pooling='CLS')
