@@ -83,10 +83,13 @@ def label_maps(label_names) -> dict:
 def load_classifier(name_or_path=None, label_names=LABELS_BINARY, seed: int = 0, pooling: str = 'cls'):
     "A sequence classifier: the pretrained encoder with a fresh, seeded head for `label_names` on the [CLS] pooler or on mean pooling."
     import torch
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoConfig, AutoModelForSequenceClassification
     if pooling not in ('cls', 'mean'): raise ValueError(f"pooling must be 'cls' (BERT's pooler) or 'mean', got {pooling!r}")
     torch.manual_seed(seed)
     if pooling == 'cls': return _from_pretrained(AutoModelForSequenceClassification, name_or_path, **label_maps(label_names))
+    kind = _from_pretrained(AutoConfig, name_or_path).model_type
+    if kind not in ('bert', MeanPoolBertConfig.model_type):
+        raise ValueError(f"pooling='mean' is built for BERT models; {resolve_model(name_or_path)!r} is a {kind!r} model: use pooling='cls'")
     return _from_pretrained(MeanPoolBertForSequenceClassification, name_or_path, **label_maps(label_names))
 
 def tiny_bert(label_names=LABELS_BINARY, seed: int = 0, hidden: int = 32, layers: int = 2, heads: int = 2, pooling: str = 'cls'):
@@ -146,6 +149,8 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 class MeanPoolBertConfig(BertConfig):
     "BERT's configuration under its own model type, so that the Auto classes rebuild the mean-pooled head."
     model_type = 'bert_mean_pool'
+
+    def __init__(self, **kwargs): super().__init__(**kwargs)   # every BertConfig setting, passed through
 
 class MeanPoolBertForSequenceClassification(BertPreTrainedModel):
     "BERT without its pooler; dropout and a linear classifier on the mean of the real tokens' last hidden states."

@@ -138,3 +138,9 @@ def test_mean_pooled_checkpoint_loads_back_through_the_auto_class(tok, tmp_path)
 def test_unknown_pooling_is_a_clear_error():
     with pytest.raises(ValueError, match="pooling must be 'cls'"): load_classifier(pooling='max')
     with pytest.raises(ValueError, match="pooling must be 'cls'"): tiny_bert(pooling='CLS')
+
+
+def test_mean_pooling_on_a_model_that_is_not_bert_is_a_clear_error(tmp_path):
+    from transformers import DistilBertConfig
+    DistilBertConfig(n_layers=1, dim=32, hidden_dim=64, n_heads=2).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="built for BERT models.*'distilbert'"): load_classifier(tmp_path, pooling='mean')
