@@ -12,7 +12,7 @@ from accelerate import Accelerator
 
 from llmcourse.data import load_drug_reviews
 from llmcourse.finetune import TrainConfig, evaluate, make_loader, train
-from llmcourse.models import load_classifier, load_tokenizer, tiny_bert
+from llmcourse.models import POOLINGS, load_classifier, load_tokenizer, tiny_bert
 
 
 def main():
@@ -23,7 +23,7 @@ def main():
     ap.add_argument('--batch-size', type=int, default=16)
     ap.add_argument('--max-length', type=int, default=256)
     ap.add_argument('--seed', type=int, default=0)
-    ap.add_argument('--pooling', choices=['cls', 'mean'], default='mean',
+    ap.add_argument('--pooling', choices=POOLINGS, default='mean',
                     help="classifier head: on mean-pooled states (chapter 02's recipe) or on BERT's [CLS] pooler")
     ap.add_argument('--output-dir', default=None, help='checkpoints (best/ and last/); resumes from last/ if present')
     ap.add_argument('--limit', type=int, default=None, help='use a stratified sample of this many training reviews')
