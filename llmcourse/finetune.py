@@ -61,12 +61,13 @@ class TrainConfig:
     class_weights: bool = False       # weight the loss by inverse class frequency ('balanced')
     patience: int = None              # early stopping: epochs without improvement before stopping (None: off)
     metric: str = 'macro_f1'          # validation metric that picks the best epoch
+    keep: str = 'best'                # weights to return and save in best/: the 'best' epoch by `metric`, or the 'last' epoch's
     seed: int = 0
     group_by_length: bool = True      # batches of similar lengths: far less padding
     eval_batch_size: int = 64
     max_steps: int = None             # stop after this many optimiser steps (benchmarks, fast mode)
     max_seconds: float = None         # stop training after this much wall-clock time (equal-time comparisons)
-    output_dir: str = None            # checkpoints: best/ (the best epoch) and last/ (for resuming)
+    output_dir: str = None            # checkpoints: best/ (the weights `train` returns) and last/ (for resuming)
     log_dir: str = None               # TensorBoard logs
     progress: bool = True             # tqdm progress bars
     attn_implementation: str = 'auto' # 'auto': eager attention on CPU (measured faster than SDPA here), as loaded on GPU
@@ -81,6 +82,9 @@ class TrainConfig:
         if not self.lr > 0: raise ValueError(f'lr must be > 0, got {self.lr}')
         if not 0 <= self.warmup_ratio < 1: raise ValueError(f'warmup_ratio must be in [0, 1), got {self.warmup_ratio}')
         if self.metric not in ('accuracy', 'macro_f1'): raise ValueError(f"metric must be 'accuracy' or 'macro_f1', got {self.metric!r}")
+        if self.keep not in ('best', 'last'): raise ValueError(f"keep must be 'best' or 'last', got {self.keep!r}")
+        if self.keep == 'last' and self.patience is not None:
+            raise ValueError("early stopping (patience) needs keep='best': with keep='last' every epoch counts as the best so far")
 
 # %% ../nbs/02_finetune.ipynb #a68e8a12
 def encode_texts(tokenizer, texts, max_length: int) -> list:
@@ -416,7 +420,7 @@ def train(model, tokenizer, train_ds: TextDataset, valid_ds: TextDataset = None,
             record.update({f'valid_{k}': v for k, v in ev.items()})
             if writer:
                 for k in ('loss', 'accuracy', 'macro_f1'): writer.add_scalar(f'valid/{k}', ev[k], state['step'])
-            improved = ev[cfg.metric] > state['best_metric']
+            improved = cfg.keep == 'last' or ev[cfg.metric] > state['best_metric']
             if improved:
                 state.update(best_metric=ev[cfg.metric], best_epoch=epoch, bad_epochs=0)
                 best_weights = {k: v.detach().clone() for k, v in acc.unwrap_model(model).state_dict().items()}

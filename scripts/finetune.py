@@ -18,13 +18,15 @@ from llmcourse.models import POOLINGS, load_classifier, load_tokenizer, tiny_ber
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--labels', choices=['binary', 'three'], default='binary')
-    ap.add_argument('--epochs', type=int, default=6)
+    ap.add_argument('--epochs', type=int, default=None, help="passes over the training data (default: chapter 02's recipe, 5 binary, 10 three-class)")
     ap.add_argument('--lr', type=float, default=1e-4)
     ap.add_argument('--batch-size', type=int, default=16)
     ap.add_argument('--max-length', type=int, default=256)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--pooling', choices=POOLINGS, default='mean',
                     help="classifier head: on mean-pooled states (chapter 02's recipe) or on BERT's [CLS] pooler")
+    ap.add_argument('--keep', choices=['best', 'last'], default='last',
+                    help="weights to keep: the last epoch's (chapter 02's recipe) or the epoch with the best validation macro-F1")
     ap.add_argument('--output-dir', default=None, help='checkpoints (best/ and last/); resumes from last/ if present')
     ap.add_argument('--limit', type=int, default=None, help='use a stratified sample of this many training reviews')
     ap.add_argument('--tiny', action='store_true', help='a tiny random BERT instead of MiniLM (for tests)')
@@ -36,7 +38,8 @@ def main():
     if args.limit: tr, va, te = tr.sample(args.limit), va.sample(args.limit // 2), te.sample(args.limit // 2)
     model = (tiny_bert(tr.label_names, seed=args.seed, pooling=args.pooling) if args.tiny
              else load_classifier(label_names=tr.label_names, seed=args.seed, pooling=args.pooling))
-    cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length,
+    epochs = args.epochs or {'binary': 5, 'three': 10}[args.labels]
+    cfg = TrainConfig(epochs=epochs, keep=args.keep, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length,
                       seed=args.seed, output_dir=args.output_dir, progress=acc.is_main_process)
     res = train(model, tok, tr, va, cfg, accelerator=acc)
     test = evaluate(model, acc.prepare(make_loader(te, tok, 64, args.max_length, shuffle=False)), acc)

@@ -207,6 +207,23 @@ def test_an_early_stopped_run_stays_stopped_when_run_again(tok, data, tmp_path):
     assert len(first.history) == 3 and again.history == first.history and again.steps == first.steps
 
 
+def test_keep_last_returns_and_saves_the_final_epoch_even_when_validation_got_worse(tok, data, tmp_path):
+    cfg = dict(**{**FAST, 'epochs': 3, 'lr': 1e-12})          # nothing changes: validation never improves after epoch 1
+    assert train(tiny_bert(seed=0), tok, data[0], data[1], TrainConfig(**cfg)).best_epoch == 1
+    m = tiny_bert(seed=0)
+    res = train(m, tok, data[0], data[1], TrainConfig(**cfg, keep='last', output_dir=tmp_path/'run'))
+    assert res.best_epoch == 3 and res.best == res.history[-1]
+    saved, _ = load_model(tmp_path/'run'/'best')
+    last, _ = load_model(tmp_path/'run'/'last')
+    assert all(torch.equal(a, b) for a, b in zip(saved.state_dict().values(), last.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), last.state_dict().values()))
+
+
+def test_keep_last_refuses_early_stopping():
+    with pytest.raises(ValueError, match="patience.*keep='best'"): TrainConfig(keep='last', patience=2)
+    with pytest.raises(ValueError, match='keep'): TrainConfig(keep='first')
+
+
 def test_weight_decay_groups_skip_biases_and_layernorm():
     groups = weight_decay_groups(tiny_bert(), 0.01)
     assert all(p.ndim >= 2 for p in groups[0]['params']) and groups[1]['weight_decay'] == 0.0
