@@ -60,7 +60,7 @@ class TrainConfig:
     grad_clip: float = 1.0            # clip the global gradient norm to this (None: off)
     class_weights: bool = False       # weight the loss by inverse class frequency ('balanced')
     patience: int = None              # early stopping: epochs without improvement before stopping (None: off)
-    metric: str = 'macro_f1'          # validation metric that picks the best epoch
+    metric: str = 'macro_f1'          # validation metric that picks the best epoch and drives early stopping
     keep: str = 'best'                # weights to return and save in best/: the 'best' epoch by `metric`, or the 'last' epoch's
     seed: int = 0
     group_by_length: bool = True      # batches of similar lengths: far less padding
@@ -312,7 +312,7 @@ def use_fast_dropout(model, on: bool = True):
 # %% ../nbs/02_finetune.ipynb #a4d4c632
 @dataclass
 class TrainResult:
-    "What `train` returns: per-epoch history, the best epoch's validation metrics, and where the checkpoints are."
+    "What `train` returns: per-epoch history, the kept epoch's validation metrics (see `TrainConfig.keep`), and where the checkpoints are."
     history: list = field(default_factory=list)
     best: dict = None
     best_epoch: int = None

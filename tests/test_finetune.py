@@ -309,7 +309,7 @@ def test_bad_config_values():
                     reason='torchrun not installed')
 def test_two_process_accelerate_run(tmp_path):
     torchrun = shutil.which('torchrun') or str(Path(sys.executable).parent/'torchrun')
-    cmd = [torchrun, '--nproc_per_node', '2', '--master_port', '29531', str(ROOT/'scripts'/'finetune.py'),
+    cmd = [torchrun, '--standalone', '--nproc_per_node', '2', str(ROOT/'scripts'/'finetune.py'),
            '--tiny', '--limit', '40', '--epochs', '1', '--max-length', '48', '--batch-size', '8', '--lr', '1e-3',
            '--output-dir', str(tmp_path/'ddp')]
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'HF_HUB_OFFLINE': '1'}
