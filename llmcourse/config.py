@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['fast_mode', 'pick', 'mode_banner', 'set_seed', 'course_root', 'cache_dir', 'figures_dir', 'save_figure',
-           'results_path', 'record_result', 'Feedback', 'Hint', 'checker', 'check_seeded_draws', 'check_atomic_write',
+           'atomic_write_text', 'results_path', 'record_result', 'check_seeded_draws', 'check_atomic_write',
            'check_is_fast']
 
 # %% ../nbs/00_config.ipynb #ab756d20
@@ -64,7 +64,8 @@ def save_figure(fig, name: str) -> Path:
     fig.savefig(path, dpi=110, bbox_inches='tight')
     return path
 
-def _atomic_write_text(path: Path, text: str):
+def atomic_write_text(path: Path, text: str):
+    "Write `text` to `path` through a temporary file and a rename: a reader sees the old text or the new, never half."
     tmp = path.with_name(path.name + '.tmp')
     tmp.write_text(text)
     os.replace(tmp, path)
@@ -78,35 +79,10 @@ def record_result(chapter: str, key: str, value):
     path = results_path()
     results = json.loads(path.read_text()) if path.exists() else {}
     results.setdefault(chapter, {})[key] = value
-    _atomic_write_text(path, json.dumps(results, indent=1, sort_keys=True) + '\n')
+    atomic_write_text(path, json.dumps(results, indent=1, sort_keys=True) + '\n')
 
-# %% ../nbs/00_config.ipynb #6907a840
-import functools
-
-# %% ../nbs/00_config.ipynb #dbe42cde
-class Feedback:
-    "A checker's verdict on an exercise answer: `correct` (also its truth value) and a message, a hint when wrong."
-    def __init__(self, exercise: str, correct: bool, message: str):
-        self.exercise, self.correct, self.message = exercise, bool(correct), message
-    def __bool__(self): return self.correct
-    def __repr__(self): return f"{'✓ correct' if self.correct else '✗ not yet'} [{self.exercise}] {self.message}"
-
-class Hint(Exception):
-    "Raised inside a checker when the answer is wrong; the message tells the learner what to look at."
-
-def checker(exercise: str):
-    "Decorator for an exercise checker: a missing answer, a `Hint` or an error raised by the answer become a `Feedback`."
-    def wrap(check):
-        @functools.wraps(check)
-        def run(answer=None, *args, **kwargs) -> Feedback:
-            if answer is None or answer is ...: return Feedback(exercise, False, 'no answer yet: fill in the cell above')
-            try: message = check(answer, *args, **kwargs)
-            except Hint as h: return Feedback(exercise, False, str(h))
-            except NotImplementedError: return Feedback(exercise, False, 'no answer yet: your function still raises NotImplementedError')
-            except Exception as e: return Feedback(exercise, False, f'your answer raised {type(e).__name__}: {e}')
-            return Feedback(exercise, True, message or 'well done')
-        return run
-    return wrap
+# %% ../nbs/00_config.ipynb #163af1a1
+from .exercises import Hint, checker
 
 # %% ../nbs/00_config.ipynb #2872e8a5
 @checker('seeded draws')

@@ -214,7 +214,7 @@ def load_tweets(split: str = 'train', labels: str = 'three', min_confidence: flo
                        df[['confidence']].reset_index(), name=f'tweets {split} ({labels})')
 
 # %% ../nbs/00_data.ipynb #648a15d2
-from .config import Hint, checker
+from .exercises import Hint, checker
 
 # %% ../nbs/00_data.ipynb #8a46c646
 @checker('majority baseline')

@@ -7,8 +7,7 @@ __all__ = ['sigmoid', 'log_loss_from_scores', 'regularised_loss', 'loss_and_grad
            'torch_loss', 'torch_manual_grad', 'gradient_check', 'breast_cancer_split', 'DivergenceWarning',
            'gradient_descent', 'newton', 'LogisticRegression', 'sklearn_reference', 'parity_with_sklearn',
            'run_estimator_checks', 'benchmark_newton_vs_sklearn', 'print_benchmark', 'make_2d_data', 'boundary_line',
-           'playground_state', 'draw_playground', 'logreg_playground', 'linear_probe', 'check_grad',
-           'check_stable_sigmoid', 'check_hessian']
+           'check_grad', 'check_stable_sigmoid', 'check_hessian']
 
 # %% ../nbs/01_logreg.ipynb #aa3edc6c
 import warnings
@@ -261,91 +260,8 @@ def boundary_line(w, b, xs):
     if abs(w[1]) < 1e-12: return None
     return xs, -(w[0] * xs + b) / w[1]
 
-# %% ../nbs/01_logreg.ipynb #93977cd1
-def playground_state(X, y, lr=0.3, iterations=100, alpha=0.0, threshold=0.5) -> dict:
-    "Fit by gradient descent with these settings and return what the playground shows: parameters, losses, confusion matrix, accuracy."
-    from sklearn.metrics import confusion_matrix
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always', DivergenceWarning)
-        w, b, losses = gradient_descent(X, y, alpha=alpha, lr=lr, max_iter=int(iterations))
-    pred = (sigmoid(X @ w + b) >= threshold).astype(float)
-    return {'w': w, 'b': b, 'losses': losses, 'threshold': threshold, 'lr': lr, 'alpha': alpha,
-            'confusion': confusion_matrix(y, pred, labels=[0, 1]), 'accuracy': float((pred == y).mean()),
-            'diverged': any(issubclass(c.category, DivergenceWarning) for c in caught)}
-
-def draw_playground(state: dict, X, y, fig=None):
-    "Draw the boundary (at the chosen threshold), the loss curve and the confusion matrix of a `playground_state`."
-    import matplotlib.pyplot as plt
-    fig = fig or plt.figure(figsize=(11, 3.3))
-    fig.clear()
-    ax1, ax2, ax3 = fig.subplots(1, 3)
-    ax1.scatter(*X[y == 0].T, s=10, alpha=.7); ax1.scatter(*X[y == 1].T, s=10, alpha=.7)
-    xs = np.linspace(X[:, 0].min(), X[:, 0].max(), 10)
-    logit_t = np.log(state['threshold'] / (1 - state['threshold'])) if 0 < state['threshold'] < 1 else None
-    line = boundary_line(state['w'], state['b'] - (logit_t or 0), xs) if logit_t is not None else None
-    if line: ax1.plot(*line, 'k')
-    ax1.set(ylim=(X[:, 1].min() - .5, X[:, 1].max() + .5), title=f"boundary at threshold {state['threshold']:.2f}")
-    ax2.plot(state['losses'], color='tab:red' if state['diverged'] else 'tab:blue')
-    ax2.set(xlabel='iteration', ylabel='loss', title='diverged: lower the learning rate' if state['diverged'] else 'training loss')
-    ax3.imshow(state['confusion'], cmap='Blues')
-    cm = state['confusion']
-    for (i, j), v in np.ndenumerate(cm):
-        ax3.text(j, i, int(v), ha='center', va='center', color='white' if v > cm.max() / 2 else 'black')
-    ax3.set(xticks=[0, 1], yticks=[0, 1], xlabel='predicted', ylabel='true', title=f"accuracy {state['accuracy']:.2f}")
-    fig.tight_layout()
-    return fig
-
-def logreg_playground(X=None, y=None):
-    "An ipywidgets playground: learning rate, iterations, L2 strength and threshold control a live logistic regression."
-    import ipywidgets as W
-    import matplotlib.pyplot as plt
-    from IPython.display import display
-    if X is None: X, y = make_2d_data()
-    controls = {'lr': W.FloatLogSlider(value=0.3, base=10, min=-3, max=1.3, description='learning rate'),
-                'iterations': W.IntSlider(value=100, min=1, max=500, description='iterations'),
-                'alpha': W.FloatLogSlider(value=1e-4, base=10, min=-4, max=1, description='L2 strength'),
-                'threshold': W.FloatSlider(value=0.5, min=0.01, max=0.99, step=0.01, description='threshold')}
-    out, summary = W.Output(), W.Label()
-    ui = W.VBox([W.HBox([W.VBox([controls['lr'], controls['iterations']]),
-                         W.VBox([controls['alpha'], controls['threshold']])]), summary, out])
-    def update(change=None):
-        ui.state = playground_state(X, y, **{k: c.value for k, c in controls.items()})
-        summary.value = (f"accuracy {ui.state['accuracy']:.3f}, final loss {ui.state['losses'][-1]:.4f}"
-                         + (' (diverged)' if ui.state['diverged'] else ''))
-        with out:
-            out.clear_output(wait=True)
-            fig = draw_playground(ui.state, X, y)
-            display(fig)
-            plt.close(fig)
-    for c in controls.values(): c.observe(update, names='value')
-    ui.controls, ui.summary, ui.output, ui.update = controls, summary, out, update
-    update()
-    return ui
-
-# %% ../nbs/01_logreg.ipynb #ee456a73
-def linear_probe(train, test, max_length: int = 256, alphas=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), folds: int = 5,
-                 seed: int = 0, name_or_path=None) -> dict:
-    "Logistic regression on frozen mean-pooled MiniLM features: L2 strength chosen by cross-validation on `train`, scored once on `test`."
-    from sklearn.linear_model import LogisticRegression as SkLR
-    from sklearn.metrics import accuracy_score, f1_score
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    from llmcourse.models import sentence_features
-    F_train, F_test = (sentence_features(ds.texts, name_or_path, max_length=max_length) for ds in (train, test))
-    binary = len(train.label_names) == 2     # ours is binary; scikit-learn's (same objective) handles three classes
-    def probe(a): return make_pipeline(StandardScaler(), LogisticRegression(alpha=a) if binary
-                                       else SkLR(C=1 / (a * len(train)), max_iter=10_000))
-    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    scores = {a: float(cross_val_score(probe(a), F_train, train.labels, cv=cv).mean()) for a in alphas}
-    best = max(alphas, key=lambda a: scores[a])
-    pred = probe(best).fit(F_train, train.labels).predict(F_test)
-    return {'accuracy': float(accuracy_score(test.labels, pred)),
-            'macro_f1': float(f1_score(test.labels, pred, average='macro')),
-            'alpha': best, 'cv_accuracy': scores, 'predictions': pred}
-
 # %% ../nbs/01_logreg.ipynb #3c6405cf
-from .config import Hint, checker
+from .exercises import Hint, checker
 
 # %% ../nbs/01_logreg.ipynb #653261aa
 @checker('logistic-regression gradient')

@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['MINILM_PACKAGE', 'MINILM_PIP', 'POOLINGS', 'bundled_model_dir', 'resolve_model', 'quiet_transformers',
-           'load_tokenizer', 'load_encoder', 'label_maps', 'load_classifier', 'tiny_bert', 'mean_pool',
-           'sentence_features', 'MeanPoolBertConfig', 'MeanPoolBertForSequenceClassification', 'token_table',
-           'token_table_html', 'tokenizer_explorer', 'check_word_pieces', 'check_mean_pool', 'check_bert_parameters']
+           'load_pretrained', 'load_tokenizer', 'load_encoder', 'label_maps', 'load_classifier', 'tiny_bert',
+           'mean_pool', 'sentence_features', 'token_table', 'token_table_html', 'tokenizer_explorer',
+           'check_word_pieces', 'check_mean_pool', 'check_bert_parameters']
 
 # %% ../nbs/00_models.ipynb #6b266509
 import hashlib, html, importlib.util, os
@@ -52,7 +52,8 @@ def quiet_transformers():
         logging.set_verbosity(old)
         if bar: logging.enable_progress_bar()
 
-def _from_pretrained(cls, name_or_path, **kwargs):
+def load_pretrained(cls, name_or_path, **kwargs):
+    "`cls.from_pretrained` on `resolve_model(name_or_path)`, quietly, with an error that says what could not be found."
     where = resolve_model(name_or_path)
     try:
         with quiet_transformers(): return cls.from_pretrained(where, **kwargs)
@@ -65,12 +66,12 @@ def _from_pretrained(cls, name_or_path, **kwargs):
 def load_tokenizer(name_or_path=None):
     "The (fast) tokenizer of the bundled MiniLM, or of `name_or_path`."
     from transformers import AutoTokenizer
-    return _from_pretrained(AutoTokenizer, name_or_path)
+    return load_pretrained(AutoTokenizer, name_or_path)
 
 def load_encoder(name_or_path=None):
     "The bare pretrained encoder (a `BertModel` for the bundled MiniLM), in eval mode."
     from transformers import AutoModel
-    return _from_pretrained(AutoModel, name_or_path).eval()
+    return load_pretrained(AutoModel, name_or_path).eval()
 
 def label_maps(label_names) -> dict:
     "`id2label` and `label2id` for a model config, from a list of label names."
@@ -89,25 +90,26 @@ def load_classifier(name_or_path=None, label_names=LABELS_BINARY, seed: int = 0,
     "A sequence classifier: the pretrained encoder with a fresh, seeded head for `label_names` on the [CLS] pooler or on mean pooling."
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification
+    from llmcourse.pooling import MeanPoolBertConfig, MeanPoolBertForSequenceClassification
     _check_pooling(pooling)
     torch.manual_seed(seed)
-    if pooling == 'cls': return _from_pretrained(AutoModelForSequenceClassification, name_or_path, **label_maps(label_names))
-    kind = _from_pretrained(AutoConfig, name_or_path).model_type
+    if pooling == 'cls': return load_pretrained(AutoModelForSequenceClassification, name_or_path, **label_maps(label_names))
+    kind = load_pretrained(AutoConfig, name_or_path).model_type
     if kind not in ('bert', MeanPoolBertConfig.model_type):
         raise ValueError(f"pooling='mean' is built for BERT models; {resolve_model(name_or_path)!r} is a {kind!r} model: use pooling='cls'")
-    return _from_pretrained(MeanPoolBertForSequenceClassification, name_or_path, **label_maps(label_names))
+    return load_pretrained(MeanPoolBertForSequenceClassification, name_or_path, **label_maps(label_names))
 
 def tiny_bert(label_names=LABELS_BINARY, seed: int = 0, hidden: int = 32, layers: int = 2, heads: int = 2, pooling: str = 'cls'):
     "A tiny randomly initialised BERT classifier with the bundled tokenizer's vocabulary: for fast tests."
     import torch
     from transformers import BertConfig, BertForSequenceClassification
+    from llmcourse.pooling import MeanPoolBertConfig, MeanPoolBertForSequenceClassification
     _check_pooling(pooling)
     torch.manual_seed(seed)
     kw = dict(vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
               intermediate_size=4*hidden, max_position_embeddings=512, **label_maps(label_names))
     if pooling == 'cls': return BertForSequenceClassification(BertConfig(**kw)).eval()
     return MeanPoolBertForSequenceClassification(MeanPoolBertConfig(**kw)).eval()
-
 
 # %% ../nbs/00_models.ipynb #9ca3d6c1
 def _features_key(where: str, texts, max_length: int) -> str:
@@ -144,40 +146,6 @@ def sentence_features(texts, name_or_path=None, max_length: int = 128, batch_siz
         np.save(tmp, out)
         os.replace(tmp, path)
     return out
-
-# %% ../nbs/00_models.ipynb #b7ce37f7
-import torch
-import torch.nn.functional as F
-from transformers import AutoConfig, AutoModelForSequenceClassification, BertConfig, BertModel, BertPreTrainedModel
-from transformers.modeling_outputs import SequenceClassifierOutput
-
-class MeanPoolBertConfig(BertConfig):
-    "BERT's configuration under its own model type, so that the Auto classes rebuild the mean-pooled head."
-    model_type = 'bert_mean_pool'
-
-    def __init__(self, **kwargs): super().__init__(**kwargs)   # every BertConfig setting, passed through
-
-class MeanPoolBertForSequenceClassification(BertPreTrainedModel):
-    "BERT without its pooler; dropout and a linear classifier on the mean of the real tokens' last hidden states."
-    config_class = MeanPoolBertConfig
-
-    def __init__(self, config):
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.bert = BertModel(config, add_pooling_layer=False)
-        self.dropout = torch.nn.Dropout(config.classifier_dropout or config.hidden_dropout_prob)
-        self.classifier = torch.nn.Linear(config.hidden_size, config.num_labels)
-        self.post_init()
-
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
-        if attention_mask is None: attention_mask = torch.ones_like(input_ids)
-        hidden = self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, **kwargs).last_hidden_state
-        logits = self.classifier(self.dropout(mean_pool(hidden, attention_mask)))
-        loss = F.cross_entropy(logits, labels) if labels is not None else None
-        return SequenceClassifierOutput(loss=loss, logits=logits)
-
-AutoConfig.register(MeanPoolBertConfig.model_type, MeanPoolBertConfig, exist_ok=True)
-AutoModelForSequenceClassification.register(MeanPoolBertConfig, MeanPoolBertForSequenceClassification, exist_ok=True)
 
 # %% ../nbs/00_models.ipynb #6c977e11
 def token_table(text: str, tokenizer=None, max_length: int = None):
@@ -219,7 +187,7 @@ def tokenizer_explorer(tokenizer=None, text: str = 'Ibuprofen helped my migraine
     return ui
 
 # %% ../nbs/00_models.ipynb #8fd642ca
-from .config import Hint, checker
+from .exercises import Hint, checker
 
 # %% ../nbs/00_models.ipynb #28fe01fe
 @checker('word pieces')

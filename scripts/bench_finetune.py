@@ -7,7 +7,7 @@ import argparse
 import pandas as pd
 
 from llmcourse.data import load_drug_reviews
-from llmcourse.finetune import benchmark_training
+from llmcourse.benchmark import benchmark_training
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__)

@@ -12,11 +12,11 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
+from nbtools import ROOT, directives, strip_directives
+
 PROC, OUT = ROOT/'_proc', ROOT/'_docs'
 
 
@@ -50,7 +50,6 @@ SCREENSHOT_NOTE = ('![The widget in JupyterLab]({path})\n\n*A screenshot of the 
                    'browser tests after moving one of its controls; they run the notebook in fast mode, so any '
                    'model behind it is barely trained. The widget needs a running kernel: open this notebook in '
                    'JupyterLab to use it.*')
-_DIRECTIVE = re.compile(r'^#\|\s*(.*)$', flags=re.M)
 
 
 def adapt_for_sphinx(cell, chapter: str = ''):
@@ -59,8 +58,8 @@ def adapt_for_sphinx(cell, chapter: str = ''):
         cell.source = re.sub(r'\]\(\.\./figures/', '](figures/', cell.source)
         return
     if cell.cell_type != 'code': return
-    options = _DIRECTIVE.findall(cell.source)
-    cell.source = _DIRECTIVE.sub('', cell.source).strip()
+    options = directives(cell.source)
+    cell.source = strip_directives(cell.source).strip()
     if any(re.match(r'echo:\s*false', o) for o in options):
         cell.metadata.setdefault('tags', []).append('remove-input')
     outputs = []

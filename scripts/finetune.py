@@ -11,21 +11,24 @@ import torch
 from accelerate import Accelerator
 
 from llmcourse.data import load_drug_reviews
-from llmcourse.finetune import TrainConfig, evaluate, make_loader, train
+from llmcourse.batching import make_loader
+from llmcourse.evaluation import evaluate
+from llmcourse.finetune import RECIPE, RECIPE_EPOCHS, RECIPE_POOLING, recipe_config, train
 from llmcourse.models import POOLINGS, load_classifier, load_tokenizer, tiny_bert
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--labels', choices=['binary', 'three'], default='binary')
-    ap.add_argument('--epochs', type=int, default=None, help="passes over the training data (default: chapter 02's recipe, 5 binary, 10 three-class)")
-    ap.add_argument('--lr', type=float, default=1e-4)
-    ap.add_argument('--batch-size', type=int, default=16)
-    ap.add_argument('--max-length', type=int, default=256)
+    ap.add_argument('--epochs', type=int, default=None,
+                    help=f"passes over the training data (default: chapter 02's recipe, {RECIPE_EPOCHS})")
+    ap.add_argument('--lr', type=float, default=RECIPE['lr'])
+    ap.add_argument('--batch-size', type=int, default=RECIPE['batch_size'])
+    ap.add_argument('--max-length', type=int, default=RECIPE['max_length'])
     ap.add_argument('--seed', type=int, default=0)
-    ap.add_argument('--pooling', choices=POOLINGS, default='mean',
+    ap.add_argument('--pooling', choices=POOLINGS, default=RECIPE_POOLING,
                     help="classifier head: on mean-pooled states (chapter 02's recipe) or on BERT's [CLS] pooler")
-    ap.add_argument('--keep', choices=['best', 'last'], default='last',
+    ap.add_argument('--keep', choices=['best', 'last'], default=RECIPE['keep'],
                     help="weights to keep: the last epoch's (chapter 02's recipe) or the epoch with the best validation macro-F1")
     ap.add_argument('--output-dir', default=None, help='checkpoints (best/ and last/); resumes from last/ if present')
     ap.add_argument('--limit', type=int, default=None, help='use a stratified sample of this many training reviews')
@@ -38,9 +41,9 @@ def main():
     if args.limit: tr, va, te = tr.sample(args.limit), va.sample(args.limit // 2), te.sample(args.limit // 2)
     model = (tiny_bert(tr.label_names, seed=args.seed, pooling=args.pooling) if args.tiny
              else load_classifier(label_names=tr.label_names, seed=args.seed, pooling=args.pooling))
-    epochs = args.epochs or {'binary': 5, 'three': 10}[args.labels]
-    cfg = TrainConfig(epochs=epochs, keep=args.keep, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length,
-                      seed=args.seed, output_dir=args.output_dir, progress=acc.is_main_process)
+    cfg = recipe_config(args.labels, **({'epochs': args.epochs} if args.epochs else {}), keep=args.keep, lr=args.lr,
+                        batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
+                        output_dir=args.output_dir, progress=acc.is_main_process)
     res = train(model, tok, tr, va, cfg, accelerator=acc)
     test = evaluate(model, acc.prepare(make_loader(te, tok, 64, args.max_length, shuffle=False)), acc)
     checksum = float(sum(p.double().sum() for p in model.parameters()))

@@ -9,26 +9,18 @@ the exercise checkers imported from `llmcourse`, and the reference solutions and
 import argparse
 import ast
 import os
-import re
 import sys
 import tempfile
 from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
-NBS, OUT = ROOT/'nbs', ROOT/'learner'
+from nbtools import ROOT, chapters, default_module, directives, export_module, is_exported, strip_directives
+
+OUT = ROOT/'learner'
 SOLUTION_MARK = '# Reference solution'
 EXERCISE_MARK = 'NotImplementedError("exercise:'
-_DIRECTIVE = re.compile(r'^\s*#\|\s*(.*)$', flags=re.M)
-
-
-def directives(src: str) -> list:
-    return [d.strip() for d in _DIRECTIVE.findall(src)]
-
-
-def strip_directives(src: str) -> str:
-    return '\n'.join(l for l in src.splitlines() if not re.match(r'^\s*#\|', l)).strip('\n')
+EXPORT_CELL = 'scripts/export.py'     # the hidden last cell that exports the package: no part of the learner's work
 
 
 def _offsets(src: str) -> list:
@@ -67,10 +59,8 @@ def is_solution(cell) -> bool:
 
 
 def module_of(nb) -> str:
-    for c in nb.cells:
-        m = re.search(r'#\|\s*default_exp\s+(\S+)', c.source)
-        if m: return m.group(1)
-    raise ValueError('notebook has no default_exp')
+    "The notebook's `default_exp` module, where its exercise checkers live."
+    return default_module(nb.cells)
 
 
 def defined_names(src: str) -> list:
@@ -84,8 +74,8 @@ def learner_notebook(path: Path):
         f"**Learner's edition.** Generated from `nbs/{path.name}` by `scripts/make_learner_edition.py`: the prose is "
         f"the chapter's, but each function the chapter builds is left for you to write (its signature and "
         f"docstring are given; the cell raises `NotImplementedError` until you do). Later cells use your "
-        f"functions, so work top to bottom. Stuck on one? `from llmcourse.{module} import <name>` gives the "
-        f"course's version. The exercises at the end check themselves.")
+        f"functions, so work top to bottom. Stuck on one? The note above each cell names the `llmcourse` module "
+        f"whose import gives the course's version. The exercises at the end check themselves.")
     for cell in nb.cells:
         src = cell.source
         if cell.cell_type == 'markdown':
@@ -95,8 +85,8 @@ def learner_notebook(path: Path):
             continue
         if cell.cell_type != 'code': continue
         ds = directives(src)
-        if any(d.startswith('default_exp') for d in ds) or 'nbdev_export()' in src or is_solution(cell): continue
-        exported = any(d.split()[0] in ('export', 'exports') for d in ds if d)
+        if any(d.startswith('default_exp') for d in ds) or EXPORT_CELL in src or is_solution(cell): continue
+        exported = is_exported(src)
         code = strip_directives(src)
         if in_exercises and exported:
             checkers += [n for n in defined_names(src) if n.startswith('check_')]
@@ -105,7 +95,8 @@ def learner_notebook(path: Path):
             code, names = stub_functions(code)
             if names:
                 cells.append(nbformat.v4.new_markdown_cell(
-                    '**Your turn:** write ' + ', '.join(f'`{n}`' for n in names) + '.'))
+                    '**Your turn:** write ' + ', '.join(f'`{n}`' for n in names) + '. (The course\'s version: '
+                    f'`from llmcourse.{export_module(src, module)} import {", ".join(names)}`.)'))
         if code.strip(): cells.append(nbformat.v4.new_code_cell(code))
     if checkers:
         first_ex = next(i for i, c in enumerate(cells) if c.cell_type == 'markdown' and c.source.startswith('## Exercises'))
@@ -113,10 +104,6 @@ def learner_notebook(path: Path):
     out = nbformat.v4.new_notebook(cells=cells, metadata={k: v for k, v in nb.metadata.items() if k in ('kernelspec', 'language_info')})
     for i, c in enumerate(out.cells): c.id = f'{path.stem[:2]}-{i:03d}'    # stable ids: regenerating changes nothing
     return out
-
-
-def chapters() -> list:
-    return sorted(p for p in NBS.glob('*.ipynb') if p.stem != 'index')
 
 
 def write(folder: Path) -> list:

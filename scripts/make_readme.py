@@ -10,11 +10,12 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
+from nbtools import ROOT, directives
+
 
 
 def _visible(cell) -> bool:
-    return not re.search(r'^#\|\s*(hide|export)', cell.source, flags=re.M)
+    return not any(d.split()[0] in ('hide', 'export', 'exports') for d in directives(cell.source) if d)
 
 
 def _relink(md: str) -> str:

@@ -13,14 +13,10 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parent.parent
+from nbtools import ROOT, notebooks  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
 from llmcourse.config import fast_mode, results_path  # noqa: E402
-
-
-def notebooks() -> list:
-    "Every notebook in nbs/, index first, then the chapters in order."
-    return sorted((ROOT/'nbs').glob('*.ipynb'), key=lambda p: (p.stem != 'index', p.name))
 
 
 def run_notebook(path: Path, write_back: bool) -> float:
@@ -38,7 +34,7 @@ def sh(*cmd):
 def main():
     fast = fast_mode()
     print('FAST MODE: shrunk experiments, outputs not written back.' if fast else 'Full mode: outputs written back to nbs/.')
-    sh('nbdev_export')
+    sh(sys.executable, 'scripts/export.py')
     if results_path().exists(): results_path().unlink()   # every number below comes from this run
     times = {}
     for nb in notebooks():

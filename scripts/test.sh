@@ -18,7 +18,7 @@ git_clean() {  # fail when the last step changed tracked files under the given p
 
 step "setup (venv, pinned installs)" source scripts/setup.sh
 step "pip check" pip check
-step "notebooks and package in sync" bash -c 'nbdev_export && '"$(declare -f git_clean)"'; git_clean llmcourse'
+step "notebooks and package in sync" bash -c 'python scripts/export.py && '"$(declare -f git_clean)"'; git_clean llmcourse'
 step "notebooks clean (nbdev_clean)" bash -c 'nbdev_clean && '"$(declare -f git_clean)"'; git_clean nbs'
 step "README agrees with index.ipynb" python scripts/make_readme.py --check
 step "pytest tests/" python -m pytest -q tests --ignore=tests/browser

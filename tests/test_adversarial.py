@@ -2,11 +2,13 @@ import numpy as np
 import pytest
 import torch
 
-from llmcourse.adversarial import (STOP_WORDS, EmbeddingNeighbours, Victim, accuracy_under_embedding_attack,
-                                   attack_summary, char_attack, char_edits, edits_html, embedding_attack, fgm_step,
-                                   freelb_step, perturbed_embeddings, pgd_step, project, split_words, word_attack)
+from llmcourse.adversarial import (accuracy_under_embedding_attack, embedding_attack, fgm_step, freelb_step,
+                                   perturbed_embeddings, pgd_step, project)
+from llmcourse.text_attacks import (attack_summary, char_attack, char_edits, edits_html, EmbeddingNeighbours,
+                                    split_words, STOP_WORDS, Victim, word_attack)
 from llmcourse.data import load_drug_reviews
-from llmcourse.finetune import TrainConfig, standard_step, train
+from llmcourse.finetune import train, TrainConfig
+from llmcourse.steps import standard_step
 from llmcourse.models import load_tokenizer, tiny_bert
 
 TEXT = 'The tablets stopped my headaches within a week and I never felt dizzy or sick.'

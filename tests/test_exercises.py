@@ -2,7 +2,6 @@
 notebook's folded solution cell), rejects a typical wrong answer with the hint meant for it, and
 reports a missing answer without raising."""
 import ast
-import importlib.util
 import random
 import re
 from pathlib import Path
@@ -12,12 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-CHAPTERS = sorted(p.stem for p in (ROOT/'nbs').glob('*.ipynb') if p.stem != 'index')
-# The learner's edition script defines what a solution cell is and which module a notebook exports.
-_spec = importlib.util.spec_from_file_location('make_learner_edition', ROOT/'scripts'/'make_learner_edition.py')
-edition = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(edition)
+import make_learner_edition as edition   # defines what a solution cell is and where a notebook's checkers live
+from nbtools import ROOT, chapters
+
+CHAPTERS = [p.stem for p in chapters()]
 
 
 def _cells(chapter):
@@ -33,7 +30,7 @@ def _namespace(chapter) -> dict:
     ns = {}
     for c in _cells(chapter):
         lines = c.source.splitlines()
-        if (c.cell_type == 'code' and lines and 'nbdev' not in c.source and 'default_exp' not in c.source
+        if (c.cell_type == 'code' and lines and edition.EXPORT_CELL not in c.source and 'default_exp' not in c.source
                 and all(re.match(r'\s*(import |from |#\||$)', l) for l in lines)):
             exec(c.source, ns)
     exec(f'from llmcourse.{_module(chapter)} import *', ns)

@@ -6,11 +6,12 @@ import pytest
 import torch
 
 from llmcourse.data import load_drug_reviews
-from llmcourse.explore import (Explainer, UntrainedHeadError, attention_maps, attribution_html, calibration_report,
-                               check_fine_tuned, encode_one, error_rates_by, error_table, expected_calibration_error,
-                               explorer, fit_temperature, integrated_gradients, load_fine_tuned, nll, occlusion,
-                               reliability_table, threshold_at_precision, word_attributions)
-from llmcourse.finetune import save_model
+from llmcourse.attributions import attribution_html, integrated_gradients, occlusion, word_attributions
+from llmcourse.calibration import (calibration_report, expected_calibration_error, fit_temperature, nll,
+                                   reliability_table, threshold_at_precision)
+from llmcourse.explore import attention_maps, error_rates_by, error_table, Explainer, explorer
+from llmcourse.guards import check_fine_tuned, encode_one, load_fine_tuned, UntrainedHeadError
+from llmcourse.checkpoints import save_model
 from llmcourse.models import load_tokenizer, tiny_bert
 
 TEXT = 'The tablets stopped my headaches within a week, no side effects.'

@@ -11,10 +11,13 @@ import pytest
 import torch
 
 from llmcourse.data import TextDataset, load_drug_reviews
-from llmcourse.finetune import (FAST_EAGER, FastDropout, LengthGroupedBatches, TrainConfig, class_weights_for, evaluate,
-                                fast_dropout, fast_dropout_attention, load_model, load_state, make_loader, predict,
-                                save_model, save_state, seed_loop, standard_step, train, use_fast_dropout,
-                                weight_decay_groups)
+from llmcourse.batching import LengthGroupedBatches, make_loader
+from llmcourse.benchmark import naive_loop
+from llmcourse.checkpoints import load_model, load_state, save_model, save_state
+from llmcourse.evaluation import evaluate, predict
+from llmcourse.finetune import train, TrainConfig
+from llmcourse.speed import fast_dropout, fast_dropout_attention, FAST_EAGER, FastDropout, use_fast_dropout
+from llmcourse.steps import class_weights_for, standard_step, weight_decay_groups
 from llmcourse.models import load_tokenizer, tiny_bert
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,7 +254,7 @@ def test_state_round_trip_without_pickles(tmp_path):
 
 
 def test_seed_loop_runs_one_example_per_step(tok, data):
-    r = seed_loop(tiny_bert(), tok, data[0], max_examples=5, progress=False)
+    r = naive_loop(tiny_bert(), tok, data[0], max_examples=5, progress=False)
     assert r['examples'] == 5 and r['examples_per_second'] > 0
 
 

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from llmcourse.logreg import (DivergenceWarning, LogisticRegression, boundary_line, breast_cancer_split,
-                              draw_playground, gradient_check, gradient_descent, log_loss_from_scores,
-                              logreg_playground, loss_and_grad, make_2d_data, newton, numerical_grad,
-                              parity_with_sklearn, playground_state, relative_error, run_estimator_checks,
-                              sigmoid, torch_loss, torch_manual_grad)
+from llmcourse.logreg import (boundary_line, breast_cancer_split, DivergenceWarning, gradient_check,
+                              gradient_descent, log_loss_from_scores, LogisticRegression, loss_and_grad,
+                              make_2d_data, newton, numerical_grad, parity_with_sklearn, relative_error,
+                              run_estimator_checks, sigmoid, torch_loss, torch_manual_grad)
+from llmcourse.logreg_playground import draw_playground, logreg_playground, playground_state
 
 
 @pytest.fixture(scope='module')

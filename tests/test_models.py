@@ -101,7 +101,7 @@ def test_bundled_pooler_was_never_trained():
 
 
 def test_mean_pooled_classifier_has_the_pretrained_encoder_and_no_pooler():
-    from llmcourse.models import MeanPoolBertForSequenceClassification
+    from llmcourse.pooling import MeanPoolBertForSequenceClassification
     m, enc = load_classifier(pooling='mean'), load_encoder()
     assert isinstance(m, MeanPoolBertForSequenceClassification) and m.bert.pooler is None
     assert torch.equal(m.bert.encoder.layer[5].output.dense.weight, enc.encoder.layer[5].output.dense.weight)

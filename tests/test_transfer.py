@@ -5,14 +5,17 @@ import pandas as pd
 import pytest
 import torch
 
-import llmcourse.transfer as transfer
+import llmcourse.mlm as mlm
 from llmcourse.data import TextDataset, load_drug_reviews, load_tweets
-from llmcourse.finetune import TrainConfig, save_model
+from llmcourse.checkpoints import save_model
+from llmcourse.finetune import TrainConfig
 from llmcourse.models import load_tokenizer, tiny_bert
-from llmcourse.transfer import (METHODS, TransferSetup, compare, domain_adapt, layerwise_lr_groups, load_adapter,
-                                lora_model, map_label_columns, mask_tokens, mlm_corpus, nested_stratified_order,
-                                nested_subsets, run_grid, run_method, save_adapter, summarise, train_source_model,
-                                trainable_parameters, vocabulary_overlap)
+from llmcourse.checkpoints import load_adapter, save_adapter
+from llmcourse.mlm import domain_adapt, mask_tokens, mlm_corpus
+from llmcourse.transfer import (compare, nested_stratified_order, nested_subsets, run_grid, run_method,
+                                summarise, vocabulary_overlap)
+from llmcourse.transfer_methods import (layerwise_lr_groups, lora_model, map_label_columns, METHODS,
+                                        train_source_model, trainable_parameters, TransferSetup)
 
 
 @pytest.fixture(scope='module')
@@ -76,7 +79,7 @@ def test_mlm_corpus_refuses_test_texts():
 
 def test_mask_tokens_follows_the_recipe_and_never_touches_special_tokens(tok):
     b = tok(load_drug_reviews('train').texts[:64], truncation=True, max_length=128, padding=True, return_tensors='pt')
-    maskable = transfer._maskable(b, tok)
+    maskable = mlm._maskable(b, tok)
     inputs, labels = mask_tokens(b['input_ids'], maskable, tok.mask_token_id, len(tok), generator=torch.Generator().manual_seed(0))
     chosen = labels != -100
     assert not (chosen & ~maskable).any()                                   # never [CLS], [SEP] or padding

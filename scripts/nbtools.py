@@ -1,0 +1,50 @@
+"""What the course's scripts and tests share about the notebooks: where they are, their order, and nbdev's
+cell directives (`#| export`, `#| hide`, ...)."""
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NBS = ROOT/'nbs'
+DIRECTIVE = re.compile(r'^\s*#\|\s*(.*)$', flags=re.M)
+
+
+def notebooks(order: str = 'course') -> list:
+    "Every notebook in nbs/: in the course's order (index first, then the chapters), or in nbdev's (by file name)."
+    paths = sorted(NBS.glob('*.ipynb'), key=lambda p: p.name)
+    return paths if order == 'nbdev' else sorted(paths, key=lambda p: (p.stem != 'index', p.name))
+
+
+def chapters() -> list:
+    "The chapter notebooks: every notebook but the course's home page."
+    return [p for p in notebooks() if p.stem != 'index']
+
+
+def directives(src: str) -> list:
+    "The nbdev directives of a cell's source, e.g. ['export batching', 'hide']."
+    return [d.strip() for d in DIRECTIVE.findall(src)]
+
+
+def strip_directives(src: str) -> str:
+    "A cell's source without its directive lines."
+    return "\n".join(l for l in src.splitlines() if not DIRECTIVE.match(l)).strip("\n")
+
+
+def is_exported(src: str) -> bool:
+    "Whether nbdev writes this cell to the package (`#| export` or `#| exports`, to any module)."
+    return any(d.split()[0] in ('export', 'exports') for d in directives(src) if d)
+
+
+def export_module(src: str, default: str) -> str:
+    "The module an exported cell goes to: the one its directive names, else the notebook's `default_exp`."
+    for d in directives(src):
+        parts = d.split()
+        if parts and parts[0] in ('export', 'exports'): return parts[1] if len(parts) > 1 else default
+    return default
+
+
+def default_module(cells) -> str:
+    "The `default_exp` module of a notebook's cells."
+    for c in cells:
+        m = re.search(r'#\|\s*default_exp\s+(\S+)', c.source)
+        if m: return m.group(1)
+    raise ValueError('notebook has no default_exp')

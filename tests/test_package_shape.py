@@ -1,0 +1,34 @@
+"""The package keeps the shape its readers rely on: one idea per module, functions that fit on a screen,
+and no module reaching into another's private names."""
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parent.parent/'llmcourse'
+MODULES = sorted(p for p in PKG.glob('*.py') if p.name != '_modidx.py')
+MAX_MODULE_LINES, MAX_FUNCTION_LINES = 350, 60
+
+
+@pytest.mark.parametrize('path', MODULES, ids=lambda p: p.name)
+def test_module_size(path):
+    n = len(path.read_text().splitlines())
+    assert n <= MAX_MODULE_LINES, f'{path.name} has {n} lines (at most {MAX_MODULE_LINES}): split it by idea'
+
+
+@pytest.mark.parametrize('path', MODULES, ids=lambda p: p.name)
+def test_function_length(path):
+    long = [f'{node.name} ({node.end_lineno - node.lineno + 1} lines)' for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+    assert not long, f'{path.name}: longer than {MAX_FUNCTION_LINES} lines: {long}'
+
+
+@pytest.mark.parametrize('path', MODULES, ids=lambda p: p.name)
+def test_no_private_names_across_modules(path):
+    bad = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or '').startswith('llmcourse')):
+            bad += [f'{node.module}.{a.name}' for a in node.names if a.name.startswith('_')]
+    assert not bad, f'{path.name} imports private names of other modules: {bad}'
+
