@@ -9,23 +9,14 @@ from llmcourse.text_attacks import (attack_summary, char_attack, char_edits, edi
 from llmcourse.data import load_drug_reviews
 from llmcourse.finetune import train, TrainConfig
 from llmcourse.steps import standard_step
-from llmcourse.models import load_tokenizer, tiny_bert
+from llmcourse.models import tiny_bert
 
 TEXT = 'The tablets stopped my headaches within a week and I never felt dizzy or sick.'
 
 
 @pytest.fixture(scope='module')
-def tok(): return load_tokenizer()
-
-
-@pytest.fixture(scope='module')
-def model():
-    "A tiny BERT with weights large enough that predictions depend on the words."
-    m = tiny_bert(seed=0)
-    with torch.no_grad():
-        for p in m.parameters():
-            if p.ndim == 2: p.normal_(0, 0.3)
-    return m.eval()
+def model(sharp_tiny_bert):
+    return sharp_tiny_bert()
 
 
 def batch_of(tok, texts): return tok(texts, padding=True, truncation=True, max_length=48, return_tensors='pt')

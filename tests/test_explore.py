@@ -12,24 +12,17 @@ from llmcourse.calibration import (calibration_report, expected_calibration_erro
 from llmcourse.explore import attention_maps, error_rates_by, error_table, Explainer, explorer
 from llmcourse.guards import check_fine_tuned, encode_one, load_fine_tuned, UntrainedHeadError
 from llmcourse.checkpoints import save_model
-from llmcourse.models import load_tokenizer, tiny_bert
+from llmcourse.models import tiny_bert
 
 TEXT = 'The tablets stopped my headaches within a week, no side effects.'
 
 
 @pytest.fixture(scope='module')
-def tok(): return load_tokenizer()
-
-
-@pytest.fixture(scope='module')
-def model():
+def model(sharp_tiny_bert):
     "A tiny BERT whose head has moved from its initial values, as after fine-tuning."
-    m = tiny_bert(seed=0)
-    with torch.no_grad():                         # weights large enough that the logits depend on the words
-        for p in m.parameters():
-            if p.ndim == 2: p.normal_(0, 0.3)
-        m.classifier.bias.copy_(torch.tensor([0.3, -0.2]))
-    return m.eval()
+    m = sharp_tiny_bert()
+    with torch.no_grad(): m.classifier.bias.copy_(torch.tensor([0.3, -0.2]))
+    return m
 
 
 # --- bad input ---

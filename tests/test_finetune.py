@@ -18,14 +18,10 @@ from llmcourse.evaluation import evaluate, predict
 from llmcourse.finetune import train, TrainConfig
 from llmcourse.speed import fast_dropout, fast_dropout_attention, FAST_EAGER, FastDropout, use_fast_dropout
 from llmcourse.steps import class_weights_for, standard_step, weight_decay_groups
-from llmcourse.models import load_tokenizer, tiny_bert
+from llmcourse.models import tiny_bert
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = dict(epochs=2, lr=1e-3, batch_size=8, max_length=48, progress=False, seed=1)
-
-
-@pytest.fixture(scope='module')
-def tok(): return load_tokenizer()
 
 
 @pytest.fixture(scope='module')

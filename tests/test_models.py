@@ -8,10 +8,6 @@ from llmcourse.models import (bundled_model_dir, load_classifier, load_encoder, 
                               resolve_model, sentence_features, tiny_bert, token_table, tokenizer_explorer)
 
 
-@pytest.fixture(scope='module')
-def tok(): return load_tokenizer()
-
-
 def test_bundled_model_is_minilm():
     cfg = load_encoder().config
     assert (cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads, cfg.vocab_size) == (6, 384, 12, 30522)

@@ -9,17 +9,13 @@ import llmcourse.mlm as mlm
 from llmcourse.data import TextDataset, load_drug_reviews, load_tweets
 from llmcourse.checkpoints import save_model
 from llmcourse.finetune import TrainConfig
-from llmcourse.models import load_tokenizer, tiny_bert
+from llmcourse.models import tiny_bert
 from llmcourse.checkpoints import load_adapter, save_adapter
 from llmcourse.mlm import domain_adapt, mask_tokens, mlm_corpus
 from llmcourse.transfer import (compare, nested_stratified_order, nested_subsets, run_grid, run_method,
                                 summarise, vocabulary_overlap)
 from llmcourse.transfer_methods import (layerwise_lr_groups, lora_model, map_label_columns, METHODS,
                                         train_source_model, trainable_parameters, TransferSetup)
-
-
-@pytest.fixture(scope='module')
-def tok(): return load_tokenizer()
 
 
 @pytest.fixture(scope='module')
