@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .guards import check_fine_tuned, encode_one
+from .guards import require_fine_tuned, encode_one
 
 # %% ../nbs/05_explore.ipynb #f13ff079
 def _logits_fn(model):
@@ -23,7 +23,7 @@ def pad_baseline(input_ids, tokenizer):
     return torch.where(keep, input_ids, torch.full_like(input_ids, tokenizer.pad_token_id))
 
 def _prepare(model, tokenizer, text, target, max_length):
-    check_fine_tuned(model)
+    require_fine_tuned(model)
     model.eval()
     enc = encode_one(tokenizer, text, max_length)
     ids, mask = enc['batch']['input_ids'], enc['batch']['attention_mask']

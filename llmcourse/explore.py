@@ -16,7 +16,7 @@ import torch
 from .attributions import attribution_html, word_attributions
 from .calibration import expected_calibration_error, fit_temperature, nll, reliability_table
 from .data import TextDataset
-from .guards import check_fine_tuned, encode_one
+from .guards import require_fine_tuned, encode_one
 
 # %% ../nbs/05_explore.ipynb #66ffba01
 @torch.no_grad()
@@ -91,7 +91,7 @@ class Explainer:
     "A fine-tuned classifier with its tokenizer and fitted temperature: predictions, attributions and attention for one text."
     def __init__(self, model, tokenizer, temperature: float = 1.0, max_length: int = 256, n_steps: int = 50):
         if not temperature > 0: raise ValueError(f'temperature must be > 0, got {temperature}')
-        self.model, self.tokenizer = check_fine_tuned(model).eval(), tokenizer
+        self.model, self.tokenizer = require_fine_tuned(model).eval(), tokenizer
         self.temperature, self.max_length, self.n_steps = temperature, max_length, n_steps
         self.names = [model.config.id2label[i] for i in range(model.config.num_labels)]
 

@@ -4,12 +4,12 @@
 
 # %% auto #0
 __all__ = ['RECIPE', 'RECIPE_EPOCHS', 'RECIPE_POOLING', 'TrainConfig', 'TrainResult', 'validate_training_data', 'TrainingRun',
-           'default_accelerator', 'prepare_training', 'resumable_checkpoint', 'restore_training', 'start_logging',
-           'train_one_epoch', 'end_of_epoch', 'stopped_early', 'finish_training', 'train', 'recipe_config',
-           'check_decays', 'check_lr_at', 'check_balanced_weights']
+           'default_accelerator', 'prepare_training', 'restore_training', 'start_logging', 'train_one_epoch',
+           'end_of_epoch', 'stopped_early', 'finish_training', 'train', 'recipe_config', 'check_decays', 'check_lr_at',
+           'check_balanced_weights']
 
 # %% ../nbs/02_finetune.ipynb #bf530ff6
-import math, time
+import json, math, time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from .batching import batch_sampler_of, make_loader
-from .checkpoints import atomic_dir, load_model, load_state, rng_state, save_model, save_state, set_rng_state, write_model
+from .checkpoints import (atomic_dir, load_model, load_state, resumable_checkpoint, rng_state, run_fingerprint,
+                                   save_model, save_state, set_rng_state, write_model)
 from .config import set_seed
 from .data import TextDataset
 from .evaluation import evaluate
@@ -53,12 +54,16 @@ class TrainConfig:
     attn_implementation: str = 'auto' # 'auto': eager attention on CPU (measured faster than SDPA here), as loaded on GPU
     fused_adamw: bool = True          # torch's fused AdamW kernel (one pass over the parameters, not several)
     fast_dropout: bool = None         # dropout masks from uniform numbers (`use_fast_dropout`); None: on CPU only
+    resume: str = 'auto'              # 'auto': go on from output_dir/last if this same run made it, else refuse; 'never': start afresh
 
     def __post_init__(self):
         self.output_dir = None if self.output_dir is None else str(self.output_dir)
         self.log_dir = None if self.log_dir is None else str(self.log_dir)
         for name in ('epochs', 'batch_size', 'grad_accum', 'max_length', 'eval_batch_size'):
             if int(getattr(self, name)) < 1: raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
+        if self.max_length < 3:
+            raise ValueError(f'max_length must be >= 3 ([CLS], at least one word piece, [SEP]), got {self.max_length}')
+        if self.resume not in ('auto', 'never'): raise ValueError(f"resume must be 'auto' or 'never', got {self.resume!r}")
         if not self.lr > 0: raise ValueError(f'lr must be > 0, got {self.lr}')
         if not 0 <= self.warmup_ratio < 1: raise ValueError(f'warmup_ratio must be in [0, 1), got {self.warmup_ratio}')
         if self.metric not in ('accuracy', 'macro_f1'):
@@ -114,6 +119,7 @@ class TrainingRun:
     state: dict = field(default_factory=lambda: {'epoch': 0, 'step': 0, 'best_metric': -1.0, 'best_epoch': None,
                                                  'bad_epochs': 0, 'history': []})
     best_weights: dict = None
+    fingerprint: dict = None          # what `run_fingerprint` records of this run, saved beside each checkpoint
     writer: object = None             # TensorBoard's SummaryWriter, when `cfg.log_dir` is set
     t0: float = 0.0
     seen: int = 0                     # examples and real word pieces trained on in this call
@@ -149,11 +155,6 @@ def prepare_training(model, tokenizer, train_ds, valid_ds, cfg: TrainConfig, acc
                        steps_per_epoch, truncated)
 
 # %% ../nbs/02_finetune.ipynb #cac1130b
-def resumable_checkpoint(cfg: TrainConfig):
-    "The `last/` checkpoint in `cfg.output_dir` that a run can resume from, or None."
-    last = Path(cfg.output_dir)/'last' if cfg.output_dir else None
-    return last if last is not None and (last/'state.json').exists() else None
-
 def restore_training(run: TrainingRun, resume_dir) -> dict:
     "Put the weights, optimiser, schedule and progress of `resume_dir` into `run`; return the random state to restore last."
     s = load_state(resume_dir)
@@ -231,6 +232,7 @@ def end_of_epoch(run: TrainingRun, epoch: int, running: list, hooks=()) -> dict:
     if out and acc.is_main_process:
         def write(tmp):
             write_model(run.unwrapped, run.tokenizer, tmp)
+            (Path(tmp)/'run.json').write_text(json.dumps(run.fingerprint))
             save_state(tmp, {'optimizer': run.raw_optimizer.state_dict(), 'scheduler': run.scheduler.state_dict(),
                              'rng': rng_state(), 'progress': state, 'config': asdict(cfg)})
         atomic_dir(out/'last', write)
@@ -263,12 +265,14 @@ def train(model, tokenizer, train_ds: TextDataset, valid_ds: TextDataset = None,
     accelerator = accelerator or default_accelerator()
     hooks = [] if on_epoch_end is None else list(on_epoch_end) if isinstance(on_epoch_end, (list, tuple)) else [on_epoch_end]
     # prepare: a fresh run is seeded; a resumed one gets its random state back last, so nothing else consumes it
-    resume_dir = resumable_checkpoint(cfg)
+    fingerprint = run_fingerprint(cfg, train_ds, valid_ds)
+    resume_dir = resumable_checkpoint(cfg, fingerprint)         # refuses a checkpoint another run made
     if resume_dir is None: set_seed(cfg.seed)
     attention_for(model, cfg, accelerator.device.type)
     fast = accelerator.device.type == 'cpu' if cfg.fast_dropout is None else cfg.fast_dropout
     with fast_dropout_during(model, on=fast):                   # the caller's model comes back as it was, even on error
         run = prepare_training(model, tokenizer, train_ds, valid_ds, cfg, accelerator, param_groups)
+        run.fingerprint = fingerprint
         rng = restore_training(run, resume_dir) if resume_dir is not None else None
         start_logging(run)
         if rng is not None: set_rng_state(rng)

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['MINILM_PACKAGE', 'MINILM_PIP', 'POOLINGS', 'bundled_model_dir', 'resolve_model', 'quiet_transformers',
-           'load_pretrained', 'load_tokenizer', 'load_encoder', 'label_maps', 'load_classifier', 'tiny_bert',
-           'mean_pool', 'sentence_features', 'token_table', 'token_table_html', 'tokenizer_explorer',
+           'hub_reachable', 'load_pretrained', 'load_tokenizer', 'load_encoder', 'label_maps', 'load_classifier',
+           'tiny_bert', 'mean_pool', 'sentence_features', 'token_table', 'token_table_html', 'tokenizer_explorer',
            'check_word_pieces', 'check_mean_pool', 'check_bert_parameters']
 
 # %% ../nbs/00_models.ipynb #6b266509
@@ -52,15 +52,30 @@ def quiet_transformers():
         logging.set_verbosity(old)
         if bar: logging.enable_progress_bar()
 
+def hub_reachable(timeout: float = 3.0) -> bool:
+    "Whether huggingface.co answers on port 443 within `timeout` seconds, the name lookup included."
+    import socket, threading
+    answered = []
+    def probe():
+        try: socket.create_connection(('huggingface.co', 443), timeout=timeout).close(); answered.append(True)
+        except OSError: pass
+    t = threading.Thread(target=probe, daemon=True); t.start(); t.join(timeout)
+    return bool(answered)
+
 def load_pretrained(cls, name_or_path, **kwargs):
-    "`cls.from_pretrained` on `resolve_model(name_or_path)`, quietly, with an error that says what could not be found."
+    "`cls.from_pretrained` on `resolve_model(name_or_path)`, quietly; a Hub id that cannot be had fails in seconds, saying what to do."
     where = resolve_model(name_or_path)
+    offline = os.environ.get('HF_HUB_OFFLINE') == '1'
+    unreachable = not Path(where).is_dir() and not offline and not hub_reachable()
+    if unreachable: kwargs['local_files_only'] = True          # cached copies only: no minute of retries
     try:
         with quiet_transformers(): return cls.from_pretrained(where, **kwargs)
     except OSError as e:
-        offline = os.environ.get('HF_HUB_OFFLINE') == '1'
-        raise OSError(f'could not load {where!r}: not a local model folder, and the Hub could not provide it'
-                      + (' (offline mode: HF_HUB_OFFLINE=1)' if offline else '') + f'. Cause: {e}') from e
+        why = ('offline mode (HF_HUB_OFFLINE=1) allows only models already in the cache' if offline else
+               'the Hugging Face Hub cannot be reached from here' if unreachable else 'the Hub could not provide it')
+        raise OSError(f'could not load {where!r}: it is not a local model folder, and {why}. Fix: use the bundled MiniLM '
+                      '(name_or_path=None), a local folder, or set HF_HUB_OFFLINE=1 to use cached models without '
+                      f'trying the network. Cause: {e}') from e
 
 # %% ../nbs/00_models.ipynb #eff198b1
 def load_tokenizer(name_or_path=None):

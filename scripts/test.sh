@@ -3,6 +3,17 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 declare -a TIMES=()
+# Leave no trace: fast-mode scratch folders in the temp directory, and the checkpoints/ and runs/ entries the fast
+# notebook runs add, are removed at exit (entries that were there before stay).
+before=$(ls -d checkpoints/* runs/* 2>/dev/null || true)
+cleanup() {
+  rm -rf "${TMPDIR:-/tmp}"/llmcourse-*
+  for d in checkpoints/* runs/*; do
+    [ -e "$d" ] && ! grep -qxF "$d" <<<"$before" && rm -rf "$d"
+  done
+  rmdir checkpoints runs 2>/dev/null || true
+}
+trap cleanup EXIT
 step() {  # step NAME COMMAND...: run a step, time it, stop at the first failure
   local name="$1"; shift
   echo "== $name"

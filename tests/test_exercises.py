@@ -159,5 +159,4 @@ def test_every_checker_has_a_wrong_answer_test():
     import importlib
     found = {f'{m}.{n}' for m in {k.split('.')[0] for k in WRONG} | {_module(c) for c in CHAPTERS}
              for n in dir(importlib.import_module(f'llmcourse.{m}')) if n.startswith('check_')}
-    found = {f for f in found if f.split('.')[1] not in ('check_fine_tuned',)}
     assert found == set(WRONG), found ^ set(WRONG)

@@ -10,7 +10,7 @@ from llmcourse.attributions import attribution_html, integrated_gradients, occlu
 from llmcourse.calibration import (calibration_report, expected_calibration_error, fit_temperature, nll,
                                    reliability_table, threshold_at_precision)
 from llmcourse.explore import attention_maps, error_rates_by, error_table, Explainer, explorer
-from llmcourse.guards import check_fine_tuned, encode_one, load_fine_tuned, UntrainedHeadError
+from llmcourse.guards import require_fine_tuned, encode_one, load_fine_tuned, UntrainedHeadError
 from llmcourse.checkpoints import save_model
 from llmcourse.models import tiny_bert
 
@@ -40,9 +40,9 @@ def test_truncation_is_stated(tok):
 
 
 def test_untrained_head_is_refused(tok, tmp_path, model):
-    with pytest.raises(UntrainedHeadError, match='untrained'): check_fine_tuned(tiny_bert(seed=0))
+    with pytest.raises(UntrainedHeadError, match='untrained'): require_fine_tuned(tiny_bert(seed=0))
     with pytest.raises(UntrainedHeadError): Explainer(tiny_bert(seed=0), tok)
-    check_fine_tuned(model)
+    require_fine_tuned(model)
     from transformers import BertModel
     BertModel(tiny_bert().config).save_pretrained(tmp_path/'encoder')        # an encoder without any head
     with pytest.raises(UntrainedHeadError, match='no classification head'): load_fine_tuned(tmp_path/'encoder')

@@ -1,6 +1,9 @@
 """Each chapter's widget, used the way a learner uses it: JupyterLab in headless Chromium opens the
 notebook, runs every cell (fast mode), moves one control and checks that the rendered output changes
-as it should. A screenshot of each widget goes to figures/ for the README and the docs site."""
+as it should. A screenshot of each widget goes to a scratch folder, or with LLMCOURSE_REFRESH_SCREENSHOTS=1 to
+figures/, where the README and the docs site show it."""
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -61,9 +64,17 @@ def wait_for_change(page, locator, before, what, timeout=60_000):
     return locator.inner_html()
 
 
+def screenshot_dir() -> Path:
+    "figures/ when LLMCOURSE_REFRESH_SCREENSHOTS=1 asks to refresh the committed screenshots, else a scratch folder."
+    if os.environ.get('LLMCOURSE_REFRESH_SCREENSHOTS') == '1': return ROOT/'figures'
+    d = Path(tempfile.gettempdir())/'llmcourse-screenshots'
+    d.mkdir(exist_ok=True)
+    return d
+
+
 def screenshot(root, chapter):
     root.scroll_into_view_if_needed()
-    root.screenshot(path=str(ROOT/'figures'/f'widget_{chapter}.png'))
+    root.screenshot(path=str(screenshot_dir()/f'widget_{chapter}.png'))
 
 
 @pytest.fixture
