@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from .batching import LengthGroupedBatches, make_loader
 from .data import TextDataset
+from .speed import mixed_precision
 
 # %% ../nbs/02_finetune.ipynb #0f813787
 class TruncationWarning(UserWarning):
@@ -25,8 +26,8 @@ def metrics_from_predictions(labels, preds, n_classes: int) -> dict:
             'confusion': confusion_matrix(labels, preds, labels=list(range(n_classes))).tolist()}
 
 @torch.no_grad()
-def predict_logits(model, loader, accelerator=None) -> tuple:
-    "Logits and labels of every example of `loader`, in the dataset's order."
+def predict_logits(model, loader, accelerator=None, precision: str = 'fp32') -> tuple:
+    "Logits and labels of every example of `loader`, in the dataset's order (forward passes under `mixed_precision`)."
     was_training = model.training
     model.eval()
     sampler = getattr(loader, 'batch_sampler', None)
@@ -35,7 +36,7 @@ def predict_logits(model, loader, accelerator=None) -> tuple:
     logits, labels = [], []
     for batch in loader:
         labels.append(batch.pop('labels'))
-        out = model(**batch).logits
+        with mixed_precision(precision, next(model.parameters()).device.type): out = model(**batch).logits
         if accelerator is not None: out, labels[-1] = accelerator.gather_for_metrics((out, labels[-1]))
         logits.append(out.float().cpu())
     model.train(was_training)
@@ -45,16 +46,16 @@ def predict_logits(model, loader, accelerator=None) -> tuple:
         logits, labels = logits[inv], labels[inv]
     return logits, labels
 
-def evaluate(model, loader, accelerator=None) -> dict:
+def evaluate(model, loader, accelerator=None, precision: str = 'fp32') -> dict:
     "Loss and metrics of `model` on every batch of `loader`."
-    logits, labels = predict_logits(model, loader, accelerator)
+    logits, labels = predict_logits(model, loader, accelerator, precision)
     res = metrics_from_predictions(labels.numpy(), logits.argmax(-1).numpy(), logits.shape[-1])
     res['loss'] = float(F.cross_entropy(logits, labels))
     return res
 
 # %% ../nbs/02_finetune.ipynb #22e9735c
 @torch.no_grad()
-def predict(model, tokenizer, texts, batch_size: int = 64, max_length: int = 256) -> tuple:
+def predict(model, tokenizer, texts, batch_size: int = 64, max_length: int = 256, precision: str = 'fp32') -> tuple:
     "Predicted label names and class probabilities (one row per text) for raw `texts`."
     texts = [texts] if isinstance(texts, str) else list(texts)
     if not texts: raise ValueError('predict: no texts given')
@@ -67,6 +68,6 @@ def predict(model, tokenizer, texts, batch_size: int = 64, max_length: int = 256
                              'reads only their beginning (raise max_length, up to 512, to read more)', TruncationWarning)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     ds = TextDataset(texts, np.zeros(len(texts), dtype=int), names)
-    logits, _ = predict_logits(model, make_loader(ds, tokenizer, batch_size, max_length, shuffle=False))
+    logits, _ = predict_logits(model, make_loader(ds, tokenizer, batch_size, max_length, shuffle=False), precision=precision)
     probs = logits.softmax(-1).numpy()
     return [ds.label_names[i] for i in probs.argmax(1)], probs

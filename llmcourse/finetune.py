@@ -4,9 +4,8 @@
 
 # %% auto #0
 __all__ = ['RECIPE', 'RECIPE_EPOCHS', 'RECIPE_POOLING', 'TrainConfig', 'TrainResult', 'validate_training_data', 'TrainingRun',
-           'default_accelerator', 'prepare_training', 'restore_training', 'start_logging', 'train_one_epoch',
-           'end_of_epoch', 'stopped_early', 'finish_training', 'train', 'recipe_config', 'check_decays', 'check_lr_at',
-           'check_balanced_weights']
+           'prepare_training', 'restore_training', 'start_logging', 'train_one_epoch', 'end_of_epoch', 'stopped_early',
+           'finish_training', 'train', 'recipe_config', 'check_decays', 'check_lr_at', 'check_balanced_weights']
 
 # %% ../nbs/02_finetune.ipynb #bf530ff6
 import json, math, time
@@ -23,7 +22,7 @@ from .checkpoints import (atomic_dir, load_model, load_state, resumable_checkpoi
 from .config import set_seed
 from .data import TextDataset
 from .evaluation import evaluate
-from .speed import attention_for, fast_dropout_during
+from .speed import attention_for, autocast_dtype, default_accelerator, fast_dropout_during, mixed_precision
 from .steps import class_weights_for, standard_step, weight_decay_groups
 
 # %% ../nbs/02_finetune.ipynb #ea2b2aec
@@ -54,6 +53,7 @@ class TrainConfig:
     attn_implementation: str = 'auto' # 'auto': eager attention on CPU (measured faster than SDPA here), as loaded on GPU
     fused_adamw: bool = True          # torch's fused AdamW kernel (one pass over the parameters, not several)
     fast_dropout: bool = None         # dropout masks from uniform numbers (`use_fast_dropout`); None: on CPU only
+    precision: str = 'fp32'           # 'bf16': autocast, float32 master weights; 'auto': bf16 where the CPU has it natively
     resume: str = 'auto'              # 'auto': go on from output_dir/last if this same run made it, else refuse; 'never': start afresh
 
     def __post_init__(self):
@@ -63,6 +63,7 @@ class TrainConfig:
             if int(getattr(self, name)) < 1: raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
         if self.max_length < 3:
             raise ValueError(f'max_length must be >= 3 ([CLS], at least one word piece, [SEP]), got {self.max_length}')
+        autocast_dtype(self.precision, 'cpu')      # a clear error for an unknown precision
         if self.resume not in ('auto', 'never'): raise ValueError(f"resume must be 'auto' or 'never', got {self.resume!r}")
         if not self.lr > 0: raise ValueError(f'lr must be > 0, got {self.lr}')
         if not 0 <= self.warmup_ratio < 1: raise ValueError(f'warmup_ratio must be in [0, 1), got {self.warmup_ratio}')
@@ -130,11 +131,6 @@ class TrainingRun:
     @property
     def unwrapped(self): return self.accelerator.unwrap_model(self.model)
 
-def default_accelerator():
-    "Accelerate on the GPU when there is one, else the CPU; random states stay ours (`rng_types=[]`)."
-    from accelerate import Accelerator
-    return Accelerator(cpu=not torch.cuda.is_available(), rng_types=[])
-
 def prepare_training(model, tokenizer, train_ds, valid_ds, cfg: TrainConfig, accelerator, param_groups=None) -> TrainingRun:
     "Batches, optimiser, schedule and loss for a run of `train`, handed to the accelerator."
     from transformers import get_linear_schedule_with_warmup
@@ -188,7 +184,8 @@ def train_one_epoch(run: TrainingRun, epoch: int, step) -> tuple:
     for i, batch in enumerate(bar):
         # forward and backward, the loss scaled for gradient accumulation
         n_ex, n_tok = len(batch['labels']), int(batch['attention_mask'].sum())
-        loss = step(run.model, batch, lambda lg, lb: run.loss_fn(lg, lb) / cfg.grad_accum, acc.backward)
+        with mixed_precision(cfg.precision, acc.device.type):
+            loss = step(run.model, batch, lambda lg, lb: run.loss_fn(lg, lb) / cfg.grad_accum, acc.backward)
         if not torch.isfinite(loss):
             raise FloatingPointError(f'loss became {loss.item()} at epoch {epoch}, step {state["step"]} '
                                      f'(lr {run.scheduler.get_last_lr()[0]:.2e}): lower the learning rate; '
@@ -215,7 +212,7 @@ def end_of_epoch(run: TrainingRun, epoch: int, running: list, hooks=()) -> dict:
     record = {'epoch': epoch, 'step': state['step'], 'train_loss': float(np.mean(running))}
     if run.valid_dl is not None:
         # validation metrics; the weights to keep
-        ev = evaluate(run.model, run.valid_dl, acc)
+        ev = evaluate(run.model, run.valid_dl, acc, precision=cfg.precision)
         record.update({f'valid_{k}': v for k, v in ev.items()})
         if run.writer:
             for k in ('loss', 'accuracy', 'macro_f1'): run.writer.add_scalar(f'valid/{k}', ev[k], state['step'])

@@ -1,26 +1,38 @@
-"""Benchmark: our training helper against Hugging Face Trainer (defaults, and length-grouped) and the
-repaired seed loop on the bundled MiniLM and the binary drug reviews, side by side in one run:
-examples per second over one pass, our training FLOP/s against this machine's float32 matmul rate,
-validation accuracy after that pass, then validation accuracy after an equal time budget per seed."""
+"""Benchmark: our training helper against Hugging Face Trainer (defaults, length-grouped, and length-grouped in bf16)
+and the repaired naive loop, on the bundled MiniLM and the binary drug reviews, side by side in one run: examples per
+second over the same pass, our training FLOP/s against this machine's float32 and bf16 matmul rates, validation
+accuracy after that pass, then (unless --budget 0) validation and test accuracy after an equal time budget per seed.
+bf16 rows are added where the CPU runs bf16 natively (or with --bf16)."""
 import argparse
 
 import pandas as pd
 
-from llmcourse.data import load_drug_reviews
 from llmcourse.benchmark import benchmark_training
+from llmcourse.data import load_drug_reviews
+from llmcourse.speed import native_bf16
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument('--budget', type=float, default=90, help='seconds of training per method for the equal-time comparison')
+    ap.add_argument('--budget', type=float, default=90, help='seconds of training per method at equal time (0: skip)')
     ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
     ap.add_argument('--max-length', type=int, default=256)
+    ap.add_argument('--bf16', action=argparse.BooleanOptionalAction, default=native_bf16(),
+                    help='add bf16 rows (default: where the CPU has native bf16)')
     args = ap.parse_args()
-    speed, equal_time, matmul = benchmark_training(load_drug_reviews('train'), load_drug_reviews('valid'), load_drug_reviews('test'),
-                                                   max_length=args.max_length, budget_seconds=args.budget, seeds=args.seeds)
+    speed, equal_time, matmul = benchmark_training(load_drug_reviews('train'), load_drug_reviews('valid'),
+                                                   load_drug_reviews('test'), max_length=args.max_length,
+                                                   budget_seconds=args.budget or None, seeds=args.seeds, bf16=args.bf16)
     pd.set_option('display.width', 160)
-    print(f'\nfloat32 matmul rate (2048 x 2048): {matmul:.0f} GFLOP/s\n')
+    rates = speed.attrs['matmul GFLOP/s']
+    print('\nmatmul rate (2048 x 2048): ' + ', '.join(f'{k} {v:.0f} GFLOP/s' for k, v in rates.items()) + '\n')
     print(speed.round(3).to_string(), '\n')
-    std = lambda a: a.std(ddof=0)   # the spread over the seeds run, as the notebook reports it
-    print(f'equal time: {args.budget:.0f} s each; mean and spread over seeds {args.seeds}')
-    print(equal_time.groupby('method', sort=False)[['examples trained', 'valid accuracy', 'valid macro-F1', 'test accuracy']]
-          .agg(['mean', std]).rename(columns={'<lambda_0>': 'std'}).round(3).to_string())
+    if args.bf16:
+        eps = speed['examples/s']
+        print(f"ours bf16 / Trainer grouped bf16: {eps['ours, bf16'] / eps['Trainer, grouped, bf16']:.2f}x examples/s")
+        print(f"ours bf16 / ours float32:         {eps['ours, bf16'] / eps['ours']:.2f}x examples/s\n")
+    if args.budget:
+        std = lambda a: a.std(ddof=0)   # the spread over the seeds run, as the notebook reports it
+        print(f'equal time: {args.budget:.0f} s each; mean and spread over seeds {args.seeds}')
+        print(equal_time.groupby('method', sort=False)[['examples trained', 'valid accuracy', 'valid macro-F1',
+                                                        'test accuracy']]
+              .agg(['mean', std]).rename(columns={'<lambda_0>': 'std'}).round(3).to_string())

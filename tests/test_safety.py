@@ -100,3 +100,22 @@ def test_the_hub_probe_answers_within_its_timeout():
     t0 = time.perf_counter()
     assert hub_reachable(timeout=1.0) in (True, False)
     assert time.perf_counter() - t0 < 2
+
+
+def test_a_saved_mean_pooled_model_runs_in_plain_transformers_after_import_llmcourse(tok, tmp_path):
+    "In a fresh process: `import llmcourse`, then only transformers' own API, and no trust_remote_code."
+    import json
+    import subprocess
+    import sys
+    from llmcourse.checkpoints import save_model
+    save_model(tiny_bert(pooling='mean'), tok, tmp_path/'model')
+    code = ('import json, llmcourse\n'
+            'from transformers import AutoModelForSequenceClassification, pipeline\n'
+            f'path = {str(tmp_path/"model")!r}\n'
+            'model = AutoModelForSequenceClassification.from_pretrained(path)\n'
+            'out = pipeline("text-classification", model=path, device="cpu")("It helped my migraines.")\n'
+            'print(json.dumps([type(model).__name__, out[0]["label"]]))')
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    name, label = json.loads(res.stdout.strip().splitlines()[-1])
+    assert name == 'MeanPoolBertForSequenceClassification' and label in ('negative', 'positive')
