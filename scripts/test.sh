@@ -14,6 +14,7 @@ cleanup() {
   rmdir checkpoints runs 2>/dev/null || true
 }
 trap cleanup EXIT
+rm -rf "${TMPDIR:-/tmp}"/llmcourse-*    # and a clean start: fast-mode leftovers of another run are not this run's
 step() {  # step NAME COMMAND...: run a step, time it, stop at the first failure
   local name="$1"; shift
   echo "== $name"
