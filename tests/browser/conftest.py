@@ -58,6 +58,7 @@ def jupyterlab(tmp_path_factory):
     course = tmp_path_factory.mktemp('course')
     shutil.copy(ROOT/'settings.ini', course/'settings.ini')
     shutil.copytree(ROOT/'nbs', course/'nbs', ignore=shutil.ignore_patterns('.ipynb_checkpoints'))
+    shutil.copytree(ROOT/'scripts', course/'scripts', ignore=shutil.ignore_patterns('__pycache__'))   # the export cell runs
     _lab_settings(course/'lab-settings')
     port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, 'LLMCOURSE_FAST': '1', 'JUPYTERLAB_SETTINGS_DIR': str(course/'lab-settings'),
