@@ -42,7 +42,6 @@ def save_model(model, tokenizer, path):
 def load_model(path):
     "Load a saved classifier and its tokenizer, with a clear error for a missing or broken checkpoint."
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-    import llmcourse.pooling  # noqa: F401 (registers the mean-pooled head with the Auto classes)
     path = Path(path)
     if not path.is_dir(): raise FileNotFoundError(f'no checkpoint folder at {path}')
     missing = [f for f in ('config.json', 'model.safetensors') if not (path/f).is_file()]

@@ -33,10 +33,10 @@ def predict_logits(model, loader, accelerator=None, precision: str = 'fp32') -> 
     sampler = getattr(loader, 'batch_sampler', None)
     in_order = accelerator is None and isinstance(sampler, LengthGroupedBatches)
     order = [i for b in sampler for i in b] if in_order else None
-    logits, labels = [], []
+    logits, labels, device_type = [], [], next(model.parameters()).device.type
     for batch in loader:
         labels.append(batch.pop('labels'))
-        with mixed_precision(precision, next(model.parameters()).device.type): out = model(**batch).logits
+        with mixed_precision(precision, device_type): out = model(**batch).logits
         if accelerator is not None: out, labels[-1] = accelerator.gather_for_metrics((out, labels[-1]))
         logits.append(out.float().cpu())
     model.train(was_training)

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from .batching import batch_sampler_of, make_loader
-from .checkpoints import (atomic_dir, load_model, load_state, resumable_checkpoint, rng_state, run_fingerprint,
-                                   save_model, save_state, set_rng_state, write_model)
+from .checkpoints import atomic_dir, load_model, load_state, resumable_checkpoint, rng_state, run_fingerprint
+from .checkpoints import save_model, save_state, set_rng_state, write_model
 from .config import set_seed
 from .data import TextDataset
 from .evaluation import evaluate

@@ -7,14 +7,12 @@
 import argparse
 import os
 
-import torch
-from accelerate import Accelerator
-
 from llmcourse.data import load_drug_reviews
 from llmcourse.batching import make_loader
 from llmcourse.evaluation import evaluate
 from llmcourse.finetune import RECIPE, RECIPE_EPOCHS, RECIPE_POOLING, recipe_config, train
 from llmcourse.models import POOLINGS, load_classifier, load_tokenizer, tiny_bert
+from llmcourse.speed import default_accelerator
 
 
 def main():
@@ -35,7 +33,7 @@ def main():
     ap.add_argument('--tiny', action='store_true', help='a tiny random BERT instead of MiniLM (for tests)')
     args = ap.parse_args()
 
-    acc = Accelerator(cpu=not torch.cuda.is_available(), rng_types=[])
+    acc = default_accelerator()
     tok = load_tokenizer()
     tr, va, te = (load_drug_reviews(s, args.labels) for s in ('train', 'valid', 'test'))
     if args.limit: tr, va, te = tr.sample(args.limit), va.sample(args.limit // 2), te.sample(args.limit // 2)

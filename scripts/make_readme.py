@@ -10,12 +10,11 @@ from pathlib import Path
 
 import nbformat
 
-from nbtools import ROOT, directives
-
+from nbtools import ROOT, directive_args
 
 
 def _visible(cell) -> bool:
-    return not any(d.split()[0] in ('hide', 'export', 'exports') for d in directives(cell.source) if d)
+    return not directive_args(cell.source).keys() & {'hide', 'export', 'exports'}
 
 
 def _relink(md: str) -> str:

@@ -29,22 +29,26 @@ def strip_directives(src: str) -> str:
     return "\n".join(l for l in src.splitlines() if not DIRECTIVE.match(l)).strip("\n")
 
 
+def directive_args(src: str) -> dict:
+    "Each directive's name and its words after it, e.g. {'export': ['batching'], 'hide': []}."
+    return {d.split()[0]: d.split()[1:] for d in directives(src) if d}
+
+
 def is_exported(src: str) -> bool:
     "Whether nbdev writes this cell to the package (`#| export` or `#| exports`, to any module)."
-    return any(d.split()[0] in ('export', 'exports') for d in directives(src) if d)
+    return bool(directive_args(src).keys() & {'export', 'exports'})
 
 
 def export_module(src: str, default: str) -> str:
     "The module an exported cell goes to: the one its directive names, else the notebook's `default_exp`."
-    for d in directives(src):
-        parts = d.split()
-        if parts and parts[0] in ('export', 'exports'): return parts[1] if len(parts) > 1 else default
-    return default
+    args = directive_args(src)
+    named = args.get('export') or args.get('exports')
+    return named[0] if named else default
 
 
 def default_module(cells) -> str:
     "The `default_exp` module of a notebook's cells."
     for c in cells:
-        m = re.search(r'#\|\s*default_exp\s+(\S+)', c.source)
-        if m: return m.group(1)
+        named = directive_args(c.source).get('default_exp')
+        if named: return named[0]
     raise ValueError('notebook has no default_exp')
