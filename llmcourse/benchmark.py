@@ -19,7 +19,7 @@ from .finetune import TrainConfig, train
 from .models import load_classifier, load_tokenizer
 
 # %% ../nbs/02_finetune.ipynb #4ac9c746
-def naive_loop(model, tokenizer, ds: TextDataset, lr: float = 5e-5, epochs: int = 1, max_length: int = 256,
+def naive_loop(model, tokenizer, ds: TextDataset, lr: float = 1e-5, epochs: int = 1, max_length: int = 256,
                max_examples: int = None, max_seconds: float = None, seed: int = 0, progress: bool = True) -> dict:
     "The article's loop, minimally repaired: one example per optimiser step, AdamW at a constant rate, nothing more."
     from tqdm.auto import tqdm
@@ -96,27 +96,31 @@ def benchmark_methods(ds: TextDataset, tokenizer, batch_size: int, max_length: i
         'ours': ours('fp32'),
         'Trainer, defaults': trainer(grouped=False),
         'Trainer, grouped': trainer(grouped=True),
-        'seed loop (batch 1)': lambda m, seed, **kw: naive_loop(m, tokenizer, ds, lr=5e-5, epochs=kw.get('epochs', 1000),
+        'naive loop (batch 1)': lambda m, seed, **kw: naive_loop(m, tokenizer, ds, lr=1e-5, epochs=kw.get('epochs', 1000),
             max_length=max_length, max_examples=kw.get('steps') and kw['steps'] * batch_size,
             max_seconds=kw.get('seconds'), seed=seed, progress=False)}
     if bf16: methods.update({'ours, bf16': ours('bf16'), 'Trainer, grouped, bf16': trainer(grouped=True, bf16=True)})
     return methods
 
 def throughput_table(methods: dict, model_fn, seed: int, steps: int, batch_size: int, n_examples: int, valid_loader,
-                     matmul_rates: dict) -> pd.DataFrame:
-    "Each method over the same examples: time, examples/s, for ours the FLOP rate against the matmul rate of its precision."
-    rows = []
-    for name, run in methods.items():
-        m = model_fn(seed)
-        r = run(m, seed, steps=steps)
-        row = {'method': name, 'examples': min(r['examples'], steps * batch_size, n_examples), 'seconds': r['seconds'],
-               'examples/s': r['examples_per_second']}
-        if 'precision' in r:                   # ours: its FLOP rate against the matmul rate of its precision
-            gflops = 6 * non_embedding_parameters(m) * r['tokens'] / r['seconds'] / 1e9
-            row.update({'training GFLOP/s': gflops, 'share of matmul rate': gflops / matmul_rates[r['precision']]})
-        row['valid accuracy'] = evaluate(m, valid_loader)['accuracy']
-        rows.append(row)
-    speed = pd.DataFrame(rows).set_index('method')
+                     matmul_rates: dict, rounds: int = 1) -> pd.DataFrame:
+    """Each method over the same examples: time, examples/s, for ours the FLOP rate against the matmul rate of its
+    precision. `rounds=2` times every method twice, in order and then in reverse order, and averages: a machine that
+    drifts during the benchmark then favours no method."""
+    rows, order = {}, list(methods)
+    for r_ in range(rounds):
+        for name in (order if r_ % 2 == 0 else order[::-1]):
+            m = model_fn(seed)
+            r = methods[name](m, seed, steps=steps)
+            row = {'method': name, 'examples': min(r['examples'], steps * batch_size, n_examples), 'seconds': r['seconds'],
+                   'examples/s': r['examples_per_second']}
+            if 'precision' in r:                   # ours: its FLOP rate against the matmul rate of its precision
+                gflops = 6 * non_embedding_parameters(m) * r['tokens'] / r['seconds'] / 1e9
+                row.update({'training GFLOP/s': gflops, 'share of matmul rate': gflops / matmul_rates[r['precision']]})
+            row['valid accuracy'] = evaluate(m, valid_loader)['accuracy']
+            rows.setdefault(name, []).append(row)
+    speed = pd.DataFrame([{**rs[0], **pd.DataFrame(rs).mean(numeric_only=True).to_dict()} for rs in rows.values()])
+    speed = speed.set_index('method').loc[order]
     speed['ours / this'] = speed.loc['ours', 'examples/s'] / speed['examples/s']
     return speed
 
@@ -136,8 +140,8 @@ def equal_time_table(methods: dict, model_fn, seeds, budget_seconds: float, vali
 
 def benchmark_training(ds: TextDataset, valid: TextDataset, test: TextDataset = None, steps: int = None, batch_size: int = 16,
                        max_length: int = 256, budget_seconds: float = 60, lr: float = 1e-4, seeds=(0,), model_fn=None,
-                       tokenizer=None, bf16: bool = False) -> tuple:
-    "Throughput of ours, Trainer (defaults, grouped) and the seed loop over the same examples (one pass unless `steps`), with `bf16` also ours and grouped Trainer in bf16; then accuracy after an equal time budget (`budget_seconds`; None: skipped). Returns the two tables and the float32 matmul rate."
+                       tokenizer=None, bf16: bool = False, rounds: int = 1) -> tuple:
+    "Throughput of ours, Trainer (defaults, grouped) and the naive loop over the same examples (one pass unless `steps`), with `bf16` also ours and grouped Trainer in bf16; then accuracy after an equal time budget (`budget_seconds`; None: skipped). Returns the two tables and the float32 matmul rate."
     tokenizer = tokenizer or load_tokenizer()
     model_fn = model_fn or (lambda seed: load_classifier(label_names=ds.label_names, seed=seed))
     steps = steps or math.ceil(len(ds) / batch_size)
@@ -146,7 +150,7 @@ def benchmark_training(ds: TextDataset, valid: TextDataset, test: TextDataset = 
     methods = benchmark_methods(ds, tokenizer, batch_size, max_length, lr, bf16)
     vl = make_loader(valid, tokenizer, 64, max_length, shuffle=False)
     tl = make_loader(test, tokenizer, 64, max_length, shuffle=False) if test is not None else None
-    speed = throughput_table(methods, model_fn, seeds[0], steps, batch_size, len(ds), vl, rates)
+    speed = throughput_table(methods, model_fn, seeds[0], steps, batch_size, len(ds), vl, rates, rounds)
     speed.attrs['matmul GFLOP/s'] = rates
     equal = equal_time_table(methods, model_fn, seeds, budget_seconds, vl, tl) if budget_seconds else pd.DataFrame()
     return speed, equal, matmul

@@ -26,7 +26,7 @@ def metrics_from_predictions(labels, preds, n_classes: int) -> dict:
             'confusion': confusion_matrix(labels, preds, labels=list(range(n_classes))).tolist()}
 
 @torch.no_grad()
-def predict_logits(model, loader, accelerator=None, precision: str = 'fp32') -> tuple:
+def predict_logits(model, loader, accelerator=None, precision: str = 'auto') -> tuple:
     "Logits and labels of every example of `loader`, in the dataset's order (forward passes under `mixed_precision`)."
     was_training = model.training
     model.eval()
@@ -46,7 +46,7 @@ def predict_logits(model, loader, accelerator=None, precision: str = 'fp32') -> 
         logits, labels = logits[inv], labels[inv]
     return logits, labels
 
-def evaluate(model, loader, accelerator=None, precision: str = 'fp32') -> dict:
+def evaluate(model, loader, accelerator=None, precision: str = 'auto') -> dict:
     "Loss and metrics of `model` on every batch of `loader`."
     logits, labels = predict_logits(model, loader, accelerator, precision)
     res = metrics_from_predictions(labels.numpy(), logits.argmax(-1).numpy(), logits.shape[-1])
@@ -55,7 +55,7 @@ def evaluate(model, loader, accelerator=None, precision: str = 'fp32') -> dict:
 
 # %% ../nbs/02_finetune.ipynb #22e9735c
 @torch.no_grad()
-def predict(model, tokenizer, texts, batch_size: int = 64, max_length: int = 256, precision: str = 'fp32') -> tuple:
+def predict(model, tokenizer, texts, batch_size: int = 64, max_length: int = 256, precision: str = 'auto') -> tuple:
     "Predicted label names and class probabilities (one row per text) for raw `texts`."
     texts = [texts] if isinstance(texts, str) else list(texts)
     if not texts: raise ValueError('predict: no texts given')

@@ -32,10 +32,10 @@ class MeanPoolBertForSequenceClassification(BertPreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
         if attention_mask is None: attention_mask = torch.ones_like(input_ids)
-        hidden = self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, **kwargs).last_hidden_state
-        logits = self.classifier(self.dropout(mean_pool(hidden, attention_mask)))
+        out = self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, **kwargs)
+        logits = self.classifier(self.dropout(mean_pool(out.last_hidden_state, attention_mask)))
         loss = F.cross_entropy(logits, labels) if labels is not None else None
-        return SequenceClassifierOutput(loss=loss, logits=logits)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions)
 
 AutoConfig.register(MeanPoolBertConfig.model_type, MeanPoolBertConfig, exist_ok=True)
 AutoModelForSequenceClassification.register(MeanPoolBertConfig, MeanPoolBertForSequenceClassification, exist_ok=True)

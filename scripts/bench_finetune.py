@@ -16,15 +16,19 @@ if __name__ == '__main__':
     ap.add_argument('--budget', type=float, default=90, help='seconds of training per method at equal time (0: skip)')
     ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
     ap.add_argument('--max-length', type=int, default=256)
+    ap.add_argument('--rounds', type=int, default=2,
+                    help='time every method this many times, alternating forward and reverse order, and average')
     ap.add_argument('--bf16', action=argparse.BooleanOptionalAction, default=native_bf16(),
                     help='add bf16 rows (default: where the CPU has native bf16)')
     args = ap.parse_args()
     speed, equal_time, matmul = benchmark_training(load_drug_reviews('train'), load_drug_reviews('valid'),
                                                    load_drug_reviews('test'), max_length=args.max_length,
-                                                   budget_seconds=args.budget or None, seeds=args.seeds, bf16=args.bf16)
+                                                   budget_seconds=args.budget or None, seeds=args.seeds, bf16=args.bf16,
+                                                   rounds=args.rounds)
     pd.set_option('display.width', 160)
     rates = speed.attrs['matmul GFLOP/s']
-    print('\nmatmul rate (2048 x 2048): ' + ', '.join(f'{k} {v:.0f} GFLOP/s' for k, v in rates.items()) + '\n')
+    print(f'\nthroughput: mean of {args.rounds} round(s), alternating the order of the methods')
+    print('matmul rate (2048 x 2048): ' + ', '.join(f'{k} {v:.0f} GFLOP/s' for k, v in rates.items()) + '\n')
     print(speed.round(3).to_string(), '\n')
     if args.bf16:
         eps = speed['examples/s']

@@ -32,3 +32,12 @@ def test_no_private_names_across_modules(path):
             bad += [f'{node.module}.{a.name}' for a in node.names if a.name.startswith('_')]
     assert not bad, f'{path.name} imports private names of other modules: {bad}'
 
+
+
+def test_the_mean_pooled_head_passes_attentions_and_hidden_states_through():
+    import torch
+    from llmcourse.models import tiny_bert
+    m = tiny_bert(pooling='mean').eval()
+    m.set_attn_implementation('eager')
+    out = m(input_ids=torch.tensor([[101, 2000, 102]]), output_attentions=True, output_hidden_states=True)
+    assert len(out.attentions) == m.config.num_hidden_layers and len(out.hidden_states) == m.config.num_hidden_layers + 1

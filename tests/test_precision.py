@@ -71,8 +71,28 @@ def test_the_benchmark_compares_bf16_rows_side_by_side(tok):
     tr, va = load_drug_reviews('train').sample(16, seed=1), load_drug_reviews('valid').sample(8, seed=1)
     speed, equal, matmul = benchmark_training(tr, va, steps=1, batch_size=8, max_length=32, budget_seconds=None,
                                               model_fn=lambda seed: tiny_bert(seed=seed), tokenizer=tok, bf16=True)
-    assert list(speed.index) == ['ours', 'Trainer, defaults', 'Trainer, grouped', 'seed loop (batch 1)', 'ours, bf16',
+    assert list(speed.index) == ['ours', 'Trainer, defaults', 'Trainer, grouped', 'naive loop (batch 1)', 'ours, bf16',
                                  'Trainer, grouped, bf16']
     assert speed.loc['ours', 'ours / this'] == 1 and speed['examples/s'].gt(0).all()
     assert set(speed.attrs['matmul GFLOP/s']) == {'fp32', 'bf16'} and matmul == speed.attrs['matmul GFLOP/s']['fp32']
     assert speed.loc[['ours', 'ours, bf16'], 'share of matmul rate'].gt(0).all() and equal.empty
+
+
+def test_training_evaluation_and_prediction_default_to_auto():
+    import inspect
+    from llmcourse.evaluation import predict, predict_logits
+    assert TrainConfig().precision == 'auto'
+    assert {inspect.signature(f).parameters['precision'].default for f in (predict_logits, evaluate, predict)} == {'auto'}
+
+
+def test_two_rounds_time_every_method_twice_in_alternating_order(tok, monkeypatch):
+    import llmcourse.benchmark as bench
+    calls = []
+    fake = lambda name: lambda m, seed, **kw: calls.append(name) or {'examples': 8, 'seconds': 1.0 + len(calls),
+                                                                     'examples_per_second': 8 / (1.0 + len(calls))}
+    methods = {'ours': fake('ours'), 'peer': fake('peer')}
+    va = load_drug_reviews('valid').sample(8, seed=1)
+    speed = bench.throughput_table(methods, lambda seed: tiny_bert(seed=seed), 0, 1, 8, 8,
+                                   make_loader(va, tok, 8, 32, shuffle=False), {'fp32': 1.0}, rounds=2)
+    assert calls == ['ours', 'peer', 'peer', 'ours'] and list(speed.index) == ['ours', 'peer']
+    assert speed.loc['ours', 'seconds'] == (2.0 + 5.0) / 2 and speed.loc['peer', 'seconds'] == (3.0 + 4.0) / 2

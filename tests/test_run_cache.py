@@ -30,6 +30,7 @@ def test_the_second_call_loads_what_the_first_trained(tok, data, tmp_path, monke
     m2, r2, hit2 = call(tok, data, tmp_path)
     assert (hit1, hit2) == (False, True) and r1.history == r2.history
     assert all(torch.equal(a, b) for a, b in zip(m1.state_dict().values(), m2.state_dict().values()))
+    assert m2.config._attn_implementation == m1.config._attn_implementation   # evaluated alike, trained or loaded
     assert sorted(p.name for p in next(tmp_path.iterdir()).iterdir()) == ['model', 'result.json']   # no resumable state
 
 
@@ -57,3 +58,20 @@ def test_an_unfinished_entry_is_trained_again(tok, data, tmp_path):
 def test_a_name_that_is_not_a_folder_name_is_refused(tok, data, tmp_path):
     for bad in ('', 'a/b'):
         with pytest.raises(ValueError, match='name must be a non-empty folder name'): call(tok, data, tmp_path, name=bad)
+
+
+def test_recipe_model_comes_from_the_cache_after_the_first_call(tok, tmp_path, monkeypatch):
+    monkeypatch.setenv('LLMCOURSE_FAST', '1')
+    monkeypatch.setattr(run_cache, 'checkpoints_dir', lambda: tmp_path/'checkpoints')
+    monkeypatch.setattr(run_cache, 'runs_dir', lambda: tmp_path/'runs')
+    monkeypatch.setattr(run_cache, 'load_classifier', lambda label_names, seed, pooling:
+                        tiny_bert(label_names, seed=seed, pooling=pooling))
+    tr, va, te = run_cache.recipe_data('binary')
+    assert (len(tr), len(va), len(te)) == (48, 24, 48)
+    with redirect_stdout(io.StringIO()):
+        m1, r1, hit1 = run_cache.recipe_model('binary', 0, 'mean', tok, max_length=32, progress=False)
+        m2, r2, hit2 = run_cache.recipe_model('binary', 0, 'mean', tok, max_length=32, progress=False)
+        _, _, hit3 = run_cache.recipe_model('binary', 1, 'mean', tok, max_length=32, progress=False)
+    assert (hit1, hit2, hit3) == (False, True, False) and len(r1.history) == 1 and r1.history == r2.history
+    assert all(torch.equal(a, b) for a, b in zip(m1.state_dict().values(), m2.state_dict().values()))
+    assert len(list((tmp_path/'checkpoints'/'cache').iterdir())) == 2 and any((tmp_path/'runs').iterdir())
