@@ -23,10 +23,13 @@ from .guards import require_fine_tuned, encode_one
 def attention_maps(model, tokenizer, text, max_length: int = 256) -> dict:
     "Attention weights of every layer and head for one text: an array (layers, heads, pieces, pieces), rows summing to 1."
     enc = encode_one(tokenizer, text, max_length)
-    if hasattr(model, 'set_attn_implementation'): model.set_attn_implementation('eager')   # SDPA kernels return no weights
+    for m in {model, getattr(model, 'base_model', model)}:   # SDPA kernels return no weights: eager, down to the encoder
+        if hasattr(m, 'set_attn_implementation'): m.set_attn_implementation('eager')
     was_training = model.training; model.eval()
     out = model(**enc['batch'], output_attentions=True)
     model.train(was_training)
+    if not out.attentions: raise RuntimeError(f'{type(model).__name__} returned no attention weights: it must pass '
+                                              'output_attentions on to its encoder and run eager attention')
     return {'tokens': enc['tokens'], 'attention': torch.stack(out.attentions)[:, 0].float().numpy(), 'note': enc['note'],
             'probs': out.logits.softmax(-1)[0].numpy()}
 
