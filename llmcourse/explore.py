@@ -17,14 +17,14 @@ from .attributions import attribution_html, word_attributions
 from .calibration import expected_calibration_error, fit_temperature, nll, reliability_table
 from .data import TextDataset
 from .guards import require_fine_tuned, encode_one
+from .speed import set_attention
 
 # %% ../nbs/05_explore.ipynb #66ffba01
 @torch.no_grad()
 def attention_maps(model, tokenizer, text, max_length: int = 256) -> dict:
     "Attention weights of every layer and head for one text: an array (layers, heads, pieces, pieces), rows summing to 1."
     enc = encode_one(tokenizer, text, max_length)
-    for m in {model, getattr(model, 'base_model', model)}:   # SDPA kernels return no weights: eager, down to the encoder
-        if hasattr(m, 'set_attn_implementation'): m.set_attn_implementation('eager')
+    set_attention(model, 'eager')                          # SDPA kernels return no weights
     was_training = model.training; model.eval()
     out = model(**enc['batch'], output_attentions=True)
     model.train(was_training)

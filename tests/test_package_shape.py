@@ -41,3 +41,18 @@ def test_the_mean_pooled_head_passes_attentions_and_hidden_states_through():
     m.set_attn_implementation('eager')
     out = m(input_ids=torch.tensor([[101, 2000, 102]]), output_attentions=True, output_hidden_states=True)
     assert len(out.attentions) == m.config.num_hidden_layers and len(out.hidden_states) == m.config.num_hidden_layers + 1
+
+
+def test_set_attention_reaches_the_encoder_when_the_head_class_cannot_switch(monkeypatch):
+    "As for a head class defined in a notebook, which transformers will not switch: the encoder still switches."
+    import torch
+    from llmcourse.models import tiny_bert
+    from llmcourse.speed import set_attention
+    m = tiny_bert(pooling='mean').eval()
+    monkeypatch.setattr(type(m), '_can_set_attn_implementation_cached_value', False, raising=False)
+    m.set_attn_implementation('eager')
+    assert m.base_model.config._attn_implementation != 'eager'          # the head class alone does not switch
+    set_attention(m, 'eager')
+    assert m.base_model.config._attn_implementation == 'eager'
+    out = m(input_ids=torch.tensor([[101, 2000, 102]]), output_attentions=True)
+    assert len(out.attentions) == m.config.num_hidden_layers
