@@ -8,8 +8,9 @@ from .logreg import LogisticRegression
 
 # %% ../nbs/01_logreg.ipynb #ee456a73
 def linear_probe(train, test, max_length: int = 256, alphas=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), folds: int = 5,
-                 seed: int = 0, name_or_path=None) -> dict:
-    "Logistic regression on frozen mean-pooled MiniLM features: L2 strength chosen by cross-validation on `train`, scored once on `test`."
+                 seed: int = 0, name_or_path=None, valid=None) -> dict:
+    """Logistic regression on frozen mean-pooled MiniLM features: L2 strength chosen by cross-validation on `train`, scored
+    once on `test` (and on `valid`, if given, for choices made outside the probe)."""
     from sklearn.linear_model import LogisticRegression as SkLR
     from sklearn.metrics import accuracy_score, f1_score
     from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -23,7 +24,9 @@ def linear_probe(train, test, max_length: int = 256, alphas=(0.01, 0.03, 0.1, 0.
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
     scores = {a: float(cross_val_score(probe(a), F_train, train.labels, cv=cv).mean()) for a in alphas}
     best = max(alphas, key=lambda a: scores[a])
-    pred = probe(best).fit(F_train, train.labels).predict(F_test)
-    return {'accuracy': float(accuracy_score(test.labels, pred)),
-            'macro_f1': float(f1_score(test.labels, pred, average='macro')),
-            'alpha': best, 'cv_accuracy': scores, 'predictions': pred}
+    fitted = probe(best).fit(F_train, train.labels)
+    probs, pred = fitted.predict_proba(F_test), fitted.predict(F_test)
+    out = {'accuracy': float(accuracy_score(test.labels, pred)), 'macro_f1': float(f1_score(test.labels, pred, average='macro')),
+           'alpha': best, 'cv_accuracy': scores, 'predictions': pred, 'probabilities': probs}
+    if valid is not None: out['valid_probabilities'] = fitted.predict_proba(sentence_features(valid.texts, name_or_path, max_length=max_length))
+    return out

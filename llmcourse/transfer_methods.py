@@ -2,35 +2,39 @@
 
 # %% auto #0
 __all__ = ['METHODS', 'train_source_model', 'map_label_columns', 'lora_model', 'trainable_parameters', 'layerwise_lr_groups',
-           'TransferSetup', 'finetune_on', 'logits_on_test', 'trained_predictions', 'method_zero_shot',
-           'method_linear_probe', 'method_finetune', 'method_sequential', 'method_lora', 'method_layerwise',
-           'method_domain_adapted', 'method_from_scratch']
+           'TransferSetup', 'finetune_on', 'run_cost', 'logits_on', 'scored', 'trained_probabilities',
+           'method_zero_shot', 'method_linear_probe', 'method_finetune', 'method_sequential', 'method_lora',
+           'method_discriminative', 'method_domain_adapted', 'method_from_scratch']
 
 # %% ../nbs/03_transfer.ipynb #f8464599
 import contextlib, io, math, re, sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from .batching import make_loader
-from .checkpoints import save_model
-from .evaluation import predict_logits
-from .finetune import RECIPE, TrainConfig, train
-from .steps import no_weight_decay
 from .data import TextDataset
-from .models import load_classifier, load_pretrained, quiet_transformers, resolve_model
+from .evaluation import predict_logits
+from .finetune import RECIPE, RECIPE_EPOCHS, RECIPE_POOLING, recipe_config, train
+from .models import label_maps, load_classifier, load_pretrained, quiet_transformers, resolve_model
 from .probe import linear_probe
+from .run_cache import cached_train, recipe_data, recipe_model, recipe_run_config
+from .steps import no_weight_decay
 
 # %% ../nbs/03_transfer.ipynb #2a0c5b17
-def train_source_model(source: TextDataset, tokenizer, out_dir, name_or_path=None, epochs: int = 1, lr: float = 1e-4,
-                       max_length: int = 64, seed: int = 0, valid: TextDataset = None, progress: bool = True) -> dict:
-    "Fine-tune the pretrained encoder on the source task (tweets) and save it to `out_dir`."
-    model = load_classifier(name_or_path, source.label_names, seed)
-    res = train(model, tokenizer, source, valid, TrainConfig(epochs=epochs, lr=lr, max_length=max_length, seed=seed,
-                                                            progress=progress))
-    save_model(model, tokenizer, out_dir)
-    return {'seconds': res.seconds, 'examples': len(source), 'valid': res.best}
+def train_source_model(source: TextDataset, tokenizer, valid: TextDataset = None, name_or_path=None, epochs: int = 1,
+                       max_length: int = 64, seed: int = 0, progress: bool = True, cache_root=None) -> dict:
+    """Fine-tune the pretrained encoder on the source task (tweets) with chapter 02's recipe and head, through the run
+    cache: trained once, loaded after. Tweets are short, so 64 word pieces. Returns the model's folder and what it cost."""
+    cfg = recipe_config('binary', epochs=epochs, max_length=max_length, seed=seed, progress=progress)
+    name = f"source-{Path(name_or_path).name if name_or_path else 'minilm'}-{RECIPE_POOLING}-head"
+    _, res, cached = cached_train(name, lambda: load_classifier(name_or_path, source.label_names, seed, RECIPE_POOLING),
+                                  tokenizer, source, valid, cfg, cache_root)
+    last = res.history[-1] if res.history else {}
+    return {'dir': res.output_dir, 'seconds': res.seconds, 'examples': len(source), 'from_cache': cached,
+            'valid_accuracy': last.get('valid_accuracy'), 'valid_macro_f1': last.get('valid_macro_f1')}
 
 def map_label_columns(logits, source_names, target_names, label_map: dict):
     "The source model's logits for the target labels, in target order: `label_map` names the source label of each target label."
@@ -41,18 +45,19 @@ def map_label_columns(logits, source_names, target_names, label_map: dict):
     return logits[:, [list(source_names).index(label_map[t]) for t in target_names]]
 
 # %% ../nbs/03_transfer.ipynb #8515ce98
-def lora_model(model, r: int = 8, alpha: int = 16, dropout: float = 0.1, targets=('query', 'value')):
-    "Wrap a classifier with LoRA adapters (peft) on the attention `targets`; only adapters and the head train."
+def lora_model(model, r: int = 8, alpha: int = None, dropout: float = 0.0, targets='all-linear'):
+    """Wrap a classifier with LoRA adapters (peft) on `targets`: 'all-linear' (every linear layer of the encoder) or
+    names such as ('query', 'value'). alpha defaults to 2r. The pretrained weights freeze; the adapters and the head train."""
     from peft import LoraConfig, get_peft_model
-    return get_peft_model(model, LoraConfig(task_type='SEQ_CLS', r=r, lora_alpha=alpha, lora_dropout=dropout,
-                                            target_modules=list(targets)))
+    return get_peft_model(model, LoraConfig(task_type='SEQ_CLS', r=r, lora_alpha=alpha or 2 * r, lora_dropout=dropout,
+                                            target_modules=targets if isinstance(targets, str) else list(targets)))
 
 def trainable_parameters(model) -> tuple:
     "(trainable, total) parameter counts."
     return (sum(p.numel() for p in model.parameters() if p.requires_grad), sum(p.numel() for p in model.parameters()))
 
 def layerwise_lr_groups(decay: float = 0.8):
-    "A `param_groups` for `train`: the top (head) at the full rate, each layer below `decay` times the one above, embeddings lowest."
+    "A `param_groups` for `train` (discriminative fine-tuning): the head at the full rate, each layer below `decay` times the one above, embeddings lowest."
     def groups(model, cfg):
         n_layers = model.config.num_hidden_layers
         def depth(name):
@@ -72,117 +77,150 @@ def layerwise_lr_groups(decay: float = 0.8):
 # %% ../nbs/03_transfer.ipynb #bed11f6e
 @dataclass
 class TransferSetup:
-    "What every transfer method shares: the data, the models it starts from, and one small-data training recipe."
+    "What every transfer method shares: the data, the models it starts from, and chapter 02's recipe with what few labels need."
     tokenizer: object
     train: TextDataset                 # the full labelled target training set; methods see nested subsets of it
+    valid: TextDataset                 # for every choice (LoRA's settings, class weights, the best model), never the test set
     test: TextDataset
     name_or_path: str = None           # the pretrained encoder (None: the bundled MiniLM)
     source_dir: str = None             # the source-task (tweets) classifier, for zero-shot and sequential transfer
     dapt_dir: str = None               # the domain-adapted (MLM) encoder
     label_map: dict = None             # target label -> source label, for zero-shot
-    max_length: int = 128
+    recipe_models: bool = False        # fine-tuning on all labels loads chapter 02's recipe models from the run cache
+    epochs: int = RECIPE_EPOCHS['binary']
+    max_length: int = RECIPE['max_length']
     batch_size: int = RECIPE['batch_size']
-    epochs: int = 3                    # passes over the labelled subset ...
-    min_steps: int = 20                # ... but never fewer optimiser steps than this (16 labels = 1 step per epoch)
     lr: float = RECIPE['lr']
-    lora_lr: float = 1e-3              # LoRA trains far fewer weights and needs a larger rate
+    min_steps: int = 20                # a subset gets at least this many optimiser steps (16 labels = 1 step per pass) ...
+    subset_class_weights: bool = True  # ... and a class-balanced loss (without it few-label runs settle on the majority class)
     lora_r: int = 8
+    lora_targets: object = 'all-linear'
+    lora_lr: float = 1e-3
     layer_decay: float = 0.8
-    layer_lr: float = 2e-4             # the head's rate with layer-wise decay; the embeddings get layer_lr * 0.8**7
-    class_weights: bool = True         # balanced loss: without it few-label runs settle on the majority class
+    layer_lr: float = 2e-4             # the head's rate in discriminative fine-tuning; each layer below gets 0.8 times more
     progress: bool = False
 
-    def steps_for(self, n: int) -> int:
-        return max(self.min_steps, self.epochs * math.ceil(n / self.batch_size))
+    def config(self, n: int, seed: int, **overrides):
+        "The recipe for `n` labelled reviews: for all of them chapter 02's recipe as it is; for a subset at least `min_steps` steps and class weights."
+        cfg = recipe_config('binary', epochs=self.epochs, max_length=self.max_length, batch_size=self.batch_size,
+                            lr=self.lr, seed=seed, progress=self.progress)
+        if n < len(self.train):
+            per_pass = math.ceil(n / self.batch_size)
+            steps = max(self.min_steps, self.epochs * per_pass)
+            cfg = replace(cfg, epochs=math.ceil(steps / per_pass), max_steps=steps, class_weights=self.subset_class_weights)
+        return replace(cfg, **overrides)
 
     def fingerprint(self) -> dict:
         "Everything that changes a result: runs cached under another fingerprint are recomputed."
-        keep = ('name_or_path', 'source_dir', 'dapt_dir', 'label_map', 'max_length', 'batch_size', 'epochs', 'min_steps',
-                'lr', 'lora_lr', 'lora_r', 'layer_decay', 'layer_lr', 'class_weights')
-        return {k: getattr(self, k) for k in keep} | {'train': len(self.train), 'test': len(self.test)}
+        keep = ('name_or_path', 'source_dir', 'dapt_dir', 'label_map', 'recipe_models', 'epochs', 'max_length', 'batch_size',
+                'lr', 'min_steps', 'subset_class_weights', 'lora_r', 'lora_targets', 'lora_lr', 'layer_decay', 'layer_lr')
+        return ({k: getattr(self, k) for k in keep} | {'lora_targets': str(self.lora_targets)}
+                | {'train': len(self.train), 'valid': len(self.valid), 'test': len(self.test)})
 
-def finetune_on(setup, model, train_ds, seed, lr=None, param_groups=None, steps=None, class_weights=None) -> tuple:
-    "Chapter 02's `train` with the setup's small-data recipe (or `steps` optimiser steps); returns the model and what it cost."
-    n = len(train_ds)
-    steps = steps or setup.steps_for(n)
-    cfg = TrainConfig(epochs=math.ceil(steps / math.ceil(n / setup.batch_size)), max_steps=steps, lr=lr or setup.lr,
-                      batch_size=setup.batch_size, max_length=setup.max_length, seed=seed, progress=setup.progress,
-                      class_weights=setup.class_weights if class_weights is None else class_weights)
+def finetune_on(setup, model, train_ds, seed, curve: bool = None, param_groups=None, **overrides) -> tuple:
+    """Chapter 02's `train` under `setup.config` for this many labels. With `curve` (default: on all labels) it also scores
+    the validation reviews after each pass, to show convergence; nothing is chosen from that curve. Returns the model and its cost."""
+    curve = len(train_ds) == len(setup.train) if curve is None else curve
+    cfg = setup.config(len(train_ds), seed, **overrides)
     log = io.StringIO()                                  # one line per epoch: kept out of the grid's output
     with quiet_transformers(), contextlib.redirect_stdout(log if not setup.progress else sys.stdout):
-        res = train(model, setup.tokenizer, train_ds, None, cfg, param_groups=param_groups)
-    return model, {'train_seconds': res.seconds, 'examples_trained': res.steps * setup.batch_size,
-                   'trainable': trainable_parameters(model)[0]}
+        res = train(model, setup.tokenizer, train_ds, setup.valid if curve else None, cfg, param_groups=param_groups)
+    return model, run_cost(model, res, cfg)
 
-def logits_on_test(setup, model):
-    "The model's logits for every test example, in order."
-    return predict_logits(model, make_loader(setup.test, setup.tokenizer, 64, setup.max_length, shuffle=False))[0]
+def run_cost(model, res, cfg) -> dict:
+    "What a training run cost, and its validation accuracy after each pass if it tracked one."
+    return {'train_seconds': res.seconds, 'examples_trained': res.steps * cfg.batch_size * cfg.grad_accum,
+            'trainable': trainable_parameters(model)[0],
+            'valid_curve': [round(h['valid_accuracy'], 4) for h in res.history if 'valid_accuracy' in h]}
 
-def trained_predictions(setup, model, train_ds, seed, **kwargs) -> tuple:
-    "`finetune_on`, then the model's test predictions: what each fine-tuning method returns, as (predictions, info)."
+def logits_on(setup, model, ds):
+    "The model's logits for every example of `ds`, in order."
+    return predict_logits(model, make_loader(ds, setup.tokenizer, 64, setup.max_length, shuffle=False))[0].float()
+
+def scored(setup, model, info: dict, logits_fn=None) -> tuple:
+    "What every method returns: its class probabilities on the test and the validation reviews, and `info` (what it cost)."
+    f = logits_fn or (lambda ds: logits_on(setup, model, ds))
+    return f(setup.test).softmax(-1).numpy(), f(setup.valid).softmax(-1).numpy(), info
+
+def trained_probabilities(setup, model, train_ds, seed, **kwargs) -> tuple:
+    "`finetune_on`, then `scored`: what each fine-tuning method returns."
     model, info = finetune_on(setup, model, train_ds, seed, **kwargs)
-    return logits_on_test(setup, model).argmax(-1).numpy(), info
+    return scored(setup, model, info)
 
 def _scratch_classifier(setup, seed):
-    from transformers import AutoConfig, AutoModelForSequenceClassification
-    from llmcourse.models import label_maps
-    config = AutoConfig.from_pretrained(resolve_model(setup.name_or_path), **label_maps(setup.train.label_names))
+    "The encoder's architecture with random weights and the recipe's mean-pooled head."
+    from llmcourse.pooling import MeanPoolBertConfig, MeanPoolBertForSequenceClassification
+    with quiet_transformers():
+        config = MeanPoolBertConfig.from_pretrained(resolve_model(setup.name_or_path), **label_maps(setup.train.label_names))
     torch.manual_seed(seed)
-    return AutoModelForSequenceClassification.from_config(config)
-
-def method_zero_shot(setup, train_ds, seed):
-    "The source (tweets) model as it is, its labels mapped to the target's: no target labels used."
-    model = _load_source(setup)
-    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    logits = map_label_columns(logits_on_test(setup, model), names, setup.train.label_names, setup.label_map)
-    return logits.argmax(-1).numpy(), {'examples_trained': 0, 'trainable': 0}
+    return MeanPoolBertForSequenceClassification(config)
 
 def _load_source(setup):
     from transformers import AutoModelForSequenceClassification
     if not setup.source_dir: raise ValueError('this method needs setup.source_dir: train one with train_source_model')
     return load_pretrained(AutoModelForSequenceClassification, setup.source_dir).eval()
 
+def method_zero_shot(setup, train_ds, seed):
+    "The source (tweets) model as it is, its labels mapped to the target's: no target labels used."
+    model = _load_source(setup)
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    mapped = lambda ds: map_label_columns(logits_on(setup, model, ds), names, setup.train.label_names, setup.label_map)
+    return scored(setup, model, {'examples_trained': 0, 'trainable': 0}, mapped)
+
 def method_linear_probe(setup, train_ds, seed):
     "Chapter 01's logistic regression on frozen mean-pooled features."
     smallest = np.bincount(train_ds.labels, minlength=len(train_ds.label_names)).min()
     if smallest < 2: raise ValueError(f'the linear probe needs at least 2 examples of each label to cross-validate, got {smallest}')
-    folds = int(min(5, smallest))
-    r = linear_probe(train_ds, setup.test, max_length=setup.max_length, folds=folds, seed=seed,
-                     name_or_path=setup.name_or_path)
-    return r['predictions'], {'examples_trained': len(train_ds), 'trainable': None}
+    r = linear_probe(train_ds, setup.test, max_length=setup.max_length, folds=int(min(5, smallest)), seed=seed,
+                     name_or_path=setup.name_or_path, valid=setup.valid)
+    return r['probabilities'], r['valid_probabilities'], {'examples_trained': len(train_ds), 'trainable': None}
 
 def _classifier_from(setup, folder: str, seed: int):
-    "A classifier for the target labels starting from the model in `setup.<folder>` (None: the pretrained encoder)."
+    "A classifier with the recipe's head for the target labels, starting from the model in `setup.<folder>` (None: the pretrained encoder)."
     path = getattr(setup, folder) if folder else setup.name_or_path
     if folder and not path: raise ValueError(f'this method needs setup.{folder}: see train_source_model and domain_adapt')
-    return load_classifier(path, setup.train.label_names, seed)
+    return load_classifier(path, setup.train.label_names, seed, RECIPE_POOLING)
+
+def _recipe_model(setup, seed):
+    "Chapter 02's recipe model for this random seed, from the run cache; refused unless this setup asks for that same run."
+    if sorted(setup.train.texts) != sorted(recipe_data('binary')[0].texts) or setup.name_or_path is not None:
+        raise ValueError("recipe_models needs the recipe's training reviews (recipe_data) and the bundled encoder")
+    made, wanted = recipe_run_config('binary', seed), setup.config(len(setup.train), seed)
+    differ = [k for k in ('epochs', 'lr', 'batch_size', 'max_length', 'class_weights', 'keep') if getattr(made, k) != getattr(wanted, k)]
+    if differ: raise ValueError(f"chapter 02's recipe models were trained with other {differ} than this setup asks for")
+    model, res, _ = recipe_model('binary', seed, RECIPE_POOLING, setup.tokenizer)
+    return model, run_cost(model, res, made)
 
 def method_finetune(setup, train_ds, seed):
-    "Full fine-tuning of the pretrained encoder on the target labels only."
-    return trained_predictions(setup, _classifier_from(setup, None, seed), train_ds, seed)
+    "Full fine-tuning of the pretrained encoder on the target labels only (on all labels: chapter 02's recipe model)."
+    if setup.recipe_models and len(train_ds) == len(setup.train):
+        model, info = _recipe_model(setup, seed)
+        return scored(setup, model, info)
+    return trained_probabilities(setup, _classifier_from(setup, None, seed), train_ds, seed)
 
 def method_sequential(setup, train_ds, seed):
     "Start from the source (tweets) classifier, head included, and fine-tune it on the target labels."
-    return trained_predictions(setup, _classifier_from(setup, 'source_dir', seed), train_ds, seed)
+    return trained_probabilities(setup, _classifier_from(setup, 'source_dir', seed), train_ds, seed)
 
 def method_lora(setup, train_ds, seed):
-    "LoRA adapters on query and value (peft), the pretrained weights frozen."
-    model = lora_model(_classifier_from(setup, None, seed), r=setup.lora_r)
-    return trained_predictions(setup, model, train_ds, seed, lr=setup.lora_lr)
+    "LoRA adapters (peft) on `setup.lora_targets`, the pretrained weights frozen; the mean-pooled head trains."
+    model = lora_model(_classifier_from(setup, None, seed), r=setup.lora_r, targets=setup.lora_targets)
+    return trained_probabilities(setup, model, train_ds, seed, lr=setup.lora_lr)
 
-def method_layerwise(setup, train_ds, seed):
-    "Full fine-tuning with layer-wise learning-rate decay: lower layers, which hold general knowledge, move less."
-    return trained_predictions(setup, _classifier_from(setup, None, seed), train_ds, seed, lr=setup.layer_lr, param_groups=layerwise_lr_groups(setup.layer_decay))
+def method_discriminative(setup, train_ds, seed):
+    "Discriminative fine-tuning (ULMFiT): full fine-tuning with a learning rate falling layer by layer towards the embeddings."
+    return trained_probabilities(setup, _classifier_from(setup, None, seed), train_ds, seed, lr=setup.layer_lr,
+                                 param_groups=layerwise_lr_groups(setup.layer_decay))
 
 def method_domain_adapted(setup, train_ds, seed):
     "Fine-tune the encoder after its masked-LM pretraining on the target domain's unlabelled training texts."
-    return trained_predictions(setup, _classifier_from(setup, 'dapt_dir', seed), train_ds, seed)
+    return trained_probabilities(setup, _classifier_from(setup, 'dapt_dir', seed), train_ds, seed)
 
 def method_from_scratch(setup, train_ds, seed):
     "The same architecture, randomly initialised, trained the same way: what pretraining buys."
-    return trained_predictions(setup, _scratch_classifier(setup, seed), train_ds, seed)
+    return trained_probabilities(setup, _scratch_classifier(setup, seed), train_ds, seed)
 
 METHODS = {'zero-shot (tweets model)': method_zero_shot, 'linear probe': method_linear_probe,
            'fine-tune (target only)': method_finetune, 'sequential (tweets, then drugs)': method_sequential,
-           'LoRA': method_lora, 'layer-wise lr decay': method_layerwise,
+           'LoRA': method_lora, 'discriminative fine-tuning': method_discriminative,
            'domain-adapted MLM, then fine-tune': method_domain_adapted, 'from scratch': method_from_scratch}

@@ -8,12 +8,14 @@ import torch
 import llmcourse.mlm as mlm
 from llmcourse.data import TextDataset, load_drug_reviews, load_tweets
 from llmcourse.checkpoints import save_model
+from dataclasses import replace
+
 from llmcourse.finetune import TrainConfig
 from llmcourse.models import tiny_bert
 from llmcourse.checkpoints import load_adapter, save_adapter
-from llmcourse.mlm import domain_adapt, mask_tokens, mlm_corpus
-from llmcourse.transfer import (compare, nested_stratified_order, nested_subsets, run_grid, run_method,
-                                summarise, vocabulary_overlap)
+from llmcourse.mlm import domain_adapt, load_masked_lm, mask_tokens, mlm_corpus, mlm_head_parameters, mlm_pretrain
+from llmcourse.transfer import (accuracy_table, compare, correctness, ensemble, nested_stratified_order, nested_subsets,
+                                paired_comparison, run_grid, run_method, summarise, vocabulary_overlap)
 from llmcourse.transfer_methods import (layerwise_lr_groups, lora_model, map_label_columns, METHODS,
                                         train_source_model, trainable_parameters, TransferSetup)
 
@@ -23,12 +25,14 @@ def setup(tok, tmp_path_factory):
     "A complete transfer setup around a tiny random BERT: saved 'pretrained' encoder, source model and MLM-adapted encoder."
     work = tmp_path_factory.mktemp('transfer')
     save_model(tiny_bert(seed=0), tok, work/'pretrained')
-    train_source_model(load_tweets('train', 'binary').sample(24), tok, work/'source', name_or_path=str(work/'pretrained'),
-                       max_length=32, progress=False)
+    source = train_source_model(load_tweets('train', 'binary').sample(24), tok, name_or_path=str(work/'pretrained'),
+                                max_length=32, progress=False, cache_root=work/'cache')
     corpus = mlm_corpus(load_drug_reviews('train').texts[:16], forbidden=load_drug_reviews('test').texts)
-    domain_adapt(corpus, tok, work/'dapt', name_or_path=str(work/'pretrained'), epochs=1, max_length=32, progress=False)
-    return TransferSetup(tok, load_drug_reviews('train').sample(24), load_drug_reviews('test').sample(12),
-                         name_or_path=str(work/'pretrained'), source_dir=str(work/'source'), dapt_dir=str(work/'dapt'),
+    domain_adapt(corpus, tok, work/'dapt', name_or_path=str(work/'pretrained'), warmup_epochs=1, epochs=1, max_length=32,
+                 progress=False)
+    return TransferSetup(tok, load_drug_reviews('train').sample(24), load_drug_reviews('valid').sample(8),
+                         load_drug_reviews('test').sample(12),
+                         name_or_path=str(work/'pretrained'), source_dir=source['dir'], dapt_dir=str(work/'dapt'),
                          label_map={'negative': 'negative', 'positive': 'positive'}, max_length=32, batch_size=8,
                          epochs=1, min_steps=2, lora_lr=1e-2)
 
@@ -85,23 +89,48 @@ def test_mask_tokens_follows_the_recipe_and_never_touches_special_tokens(tok):
     assert 0.76 < (inputs[chosen] == tok.mask_token_id).float().mean() < 0.84
 
 
-def test_domain_adaptation_lowers_heldout_mlm_loss(tok, tmp_path):
+def test_domain_adaptation_lowers_heldout_mlm_loss_and_runs_its_control(tok, tmp_path):
     save_model(tiny_bert(seed=0), tok, tmp_path/'pre')
     texts = load_drug_reviews('train').texts
     r = domain_adapt(texts[:32], tok, tmp_path/'dapt', heldout=texts[32:48], name_or_path=str(tmp_path/'pre'),
-                     epochs=3, lr=1e-3, max_length=48, progress=False)
-    assert r['heldout_mlm_loss_after'] < r['heldout_mlm_loss_before']
+                     warmup_epochs=1, epochs=3, lr=1e-3, max_length=48, control=True, progress=False)
+    assert r['heldout_end'] < r['heldout_fresh_head']
+    assert len(r['adapt']['heldout_loss']) == len(r['control']['heldout_loss']) == 3
+    assert r['heldout_start'] == r['warmup']['heldout_loss'][-1] and r['heldout_control_end'] is not None
     assert (tmp_path/'dapt'/'model.safetensors').is_file()
+
+
+def test_head_only_mlm_training_moves_the_head_and_never_the_encoder(tok, tmp_path):
+    save_model(tiny_bert(seed=0), tok, tmp_path/'pre')
+    model = load_masked_lm(str(tmp_path/'pre'))
+    head = mlm_head_parameters(model)
+    assert model.cls.predictions.decoder.weight is model.bert.embeddings.word_embeddings.weight   # tied: not the head's
+    assert all(p is not model.bert.embeddings.word_embeddings.weight for p in head) and len(head) >= 3
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    mlm_pretrain(model, tok, load_drug_reviews('train').texts[:16], epochs=1, lr=1e-2, head_only=True, max_length=32,
+                 progress=False)
+    moved = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert moved and all(n.startswith('cls.') for n in moved)
+    assert all(p.requires_grad for p in model.parameters())            # left trainable for what comes next
 
 
 # --- LoRA and layer-wise rates ---
 
 def test_lora_freezes_everything_but_adapters_and_head():
-    model = lora_model(tiny_bert(seed=0, hidden=32, layers=2), r=4)
+    model = lora_model(tiny_bert(seed=0, hidden=32, layers=2), r=4, targets=('query', 'value'))
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable and all('lora_' in n or 'classifier' in n for n in trainable)
     # per layer: query and value, each A (r x 32) and B (32 x r); plus the head 32 x 2 + 2
     assert trainable_parameters(model)[0] == 2 * 2 * (4 * 32 + 32 * 4) + (32 * 2 + 2)
+
+
+def test_lora_on_all_linear_layers_reaches_the_mean_pooled_head_and_every_projection():
+    model = lora_model(tiny_bert(seed=0, hidden=32, layers=2, pooling='mean'), r=4)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert any('classifier' in n for n in trainable)                        # the head reads the mean of the states: it trains
+    for proj in ('query', 'key', 'value', 'attention.output.dense', 'intermediate.dense', 'output.dense'):
+        assert any(proj in n and 'lora_A' in n for n in trainable), proj
+    assert model.peft_config['default'].lora_alpha == 8                     # alpha defaults to 2r
 
 
 def test_saved_adapter_reloads_to_identical_logits(tok, tmp_path):
@@ -155,7 +184,6 @@ def test_each_method_runs_end_to_end(setup, method):
 
 def test_unknown_method_and_missing_source_are_clear_errors(setup):
     with pytest.raises(ValueError, match='unknown method'): run_method(setup, 'magic', setup.train, 0)
-    from dataclasses import replace
     with pytest.raises(ValueError, match='source_dir'):
         run_method(replace(setup, source_dir=None), 'sequential (tweets, then drugs)', setup.train, 0)
 
@@ -164,16 +192,66 @@ def test_grid_caches_finished_runs(setup, tmp_path, monkeypatch):
     calls = []
     def fake(setup, train_ds, seed):
         calls.append((len(train_ds), seed))
-        return np.zeros(len(setup.test), dtype=int), {'examples_trained': 0}
+        return np.tile([0.6, 0.4], (len(setup.test), 1)), np.tile([0.6, 0.4], (len(setup.valid), 1)), {'examples_trained': 0}
     monkeypatch.setitem(METHODS, 'fake', fake)
     cache = tmp_path/'runs.json'
     runs = run_grid(setup, ['fake'], [4, None], [0, 1], cache=cache, progress=False)
     assert len(runs) == 4 and len(calls) == 4 and set(runs.labels) == {4, len(setup.train)}
     again = run_grid(setup, ['fake'], [4, None], [0, 1], cache=cache, progress=False)
     assert len(calls) == 4 and again.accuracy.tolist() == runs.accuracy.tolist()
-    from dataclasses import replace
     run_grid(replace(setup, lr=1.0), ['fake'], [4], [0], cache=cache, progress=False)   # another recipe: recomputed
     assert len(calls) == 5
+
+
+def test_grid_follows_a_plan_per_budget_and_reuses_given_runs(setup, monkeypatch):
+    calls = []
+    def fake(setup, train_ds, seed):
+        calls.append((len(train_ds), seed))
+        return np.tile([0.6, 0.4], (len(setup.test), 1)), np.tile([0.6, 0.4], (len(setup.valid), 1)), {'examples_trained': 0}
+    monkeypatch.setitem(METHODS, 'fake', fake)
+    monkeypatch.setitem(METHODS, 'other', fake)
+    done = {'method': 'other', 'labels': len(setup.train), 'seed': 0, 'accuracy': 0.5, 'predictions': [0] * len(setup.test)}
+    runs = run_grid(setup, {4: ['fake'], None: ['fake', 'other']}, [4, None], [0], progress=False,
+                    reuse={('other', len(setup.train), 0): done})
+    assert sorted(calls) == [(4, 0), (len(setup.train), 0)]                 # 'other' at all labels came from reuse
+    assert set(zip(runs.method, runs.labels)) == {('fake', 4), ('fake', len(setup.train)), ('other', len(setup.train))}
+
+
+def test_setup_gives_subsets_more_steps_and_class_weights_and_all_labels_the_recipe(setup):
+    small, full = setup.config(4, seed=0), setup.config(len(setup.train), seed=0)
+    assert small.max_steps == max(setup.min_steps, setup.epochs * 1) and small.class_weights
+    assert full.max_steps is None and not full.class_weights and full.keep == 'last'
+    assert replace(setup, subset_class_weights=False).config(4, 0).class_weights is False
+
+
+def test_recipe_models_are_refused_for_another_training_set(setup):
+    with pytest.raises(ValueError, match='recipe'):
+        run_method(replace(setup, recipe_models=True), 'fine-tune (target only)', setup.train, 0)
+
+
+def _runs(truth):
+    "Two methods, three random seeds, on five test reviews: a right on 4 of 5, b on 2 of 5."
+    rows = []
+    for s in range(3):
+        for m, preds in (('a', [1, 1, 0, 0, 0]), ('b', [1, 0, 1, 1, 0])):
+            probs = [[0.2, 0.8] if p else [0.8, 0.2] for p in preds]
+            rows.append({'method': m, 'labels': 8, 'seed': s, 'predictions': preds, 'test_probs': probs, 'valid_probs': probs[:2],
+                         'accuracy': float(np.mean(np.array(preds) == truth)), 'valid_accuracy': 0.5})
+    return pd.DataFrame(rows)
+
+
+def test_intervals_and_paired_comparison_and_ensemble():
+    truth = np.array([1, 1, 0, 0, 1])
+    runs = _runs(truth)
+    assert correctness(runs, 'a', 8, truth).shape == (3, 5)
+    t = accuracy_table(runs, truth).set_index('method')
+    assert t.loc['a', 'mean'] == pytest.approx(0.8) and t.loc['a', 'ci_low'] <= 0.8 <= t.loc['a', 'ci_high']
+    c = paired_comparison(runs, 'a', 'b', 8, truth)
+    assert c['difference'] == pytest.approx(0.6) and c['per_seed'] == [0.6, 0.6, 0.6]
+    e = ensemble(runs, 'a', 8, truth, [1, 1])
+    assert e['test_accuracy'] == pytest.approx(0.8) and e['valid_accuracy'] == 1.0
+    assert 'all 6 models' in ensemble(runs, ['a', 'b'], 8, truth, [1, 1])['method']
+    with pytest.raises(ValueError, match='no runs'): correctness(runs, 'c', 8, truth)
 
 
 def test_compare_needs_every_seed_to_agree():
