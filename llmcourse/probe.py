@@ -8,7 +8,7 @@ from .logreg import LogisticRegression
 
 # %% ../nbs/01_logreg.ipynb #ee456a73
 def linear_probe(train, test, max_length: int = 256, alphas=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), folds: int = 5,
-                 seed: int = 0, name_or_path=None, valid=None) -> dict:
+                 seed: int = 0, name_or_path=None, valid=None, progress: bool = True) -> dict:
     """Logistic regression on frozen mean-pooled MiniLM features: L2 strength chosen by cross-validation on `train`, scored
     once on `test` (and on `valid`, if given, for choices made outside the probe)."""
     from sklearn.linear_model import LogisticRegression as SkLR
@@ -17,7 +17,7 @@ def linear_probe(train, test, max_length: int = 256, alphas=(0.01, 0.03, 0.1, 0.
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from llmcourse.models import sentence_features
-    F_train, F_test = (sentence_features(ds.texts, name_or_path, max_length=max_length) for ds in (train, test))
+    F_train, F_test = (sentence_features(ds.texts, name_or_path, max_length=max_length, progress=progress) for ds in (train, test))
     binary = len(train.label_names) == 2     # ours is binary; scikit-learn's (same objective) handles three classes
     def probe(a): return make_pipeline(StandardScaler(), LogisticRegression(alpha=a) if binary
                                        else SkLR(C=1 / (a * len(train)), max_iter=10_000))
@@ -28,5 +28,5 @@ def linear_probe(train, test, max_length: int = 256, alphas=(0.01, 0.03, 0.1, 0.
     probs, pred = fitted.predict_proba(F_test), fitted.predict(F_test)
     out = {'accuracy': float(accuracy_score(test.labels, pred)), 'macro_f1': float(f1_score(test.labels, pred, average='macro')),
            'alpha': best, 'cv_accuracy': scores, 'predictions': pred, 'probabilities': probs}
-    if valid is not None: out['valid_probabilities'] = fitted.predict_proba(sentence_features(valid.texts, name_or_path, max_length=max_length))
+    if valid is not None: out['valid_probabilities'] = fitted.predict_proba(sentence_features(valid.texts, name_or_path, max_length=max_length, progress=progress))
     return out

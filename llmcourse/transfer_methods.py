@@ -48,9 +48,12 @@ def map_label_columns(logits, source_names, target_names, label_map: dict):
 def lora_model(model, r: int = 8, alpha: int = None, dropout: float = 0.0, targets='all-linear'):
     """Wrap a classifier with LoRA adapters (peft) on `targets`: 'all-linear' (every linear layer of the encoder) or
     names such as ('query', 'value'). alpha defaults to 2r. The pretrained weights freeze; the adapters and the head train."""
+    import warnings
     from peft import LoraConfig, get_peft_model
-    return get_peft_model(model, LoraConfig(task_type='SEQ_CLS', r=r, lora_alpha=alpha or 2 * r, lora_dropout=dropout,
-                                            target_modules=targets if isinstance(targets, str) else list(targets)))
+    with warnings.catch_warnings():                      # peft asks transformers a deprecated question; not ours to fix
+        warnings.filterwarnings('ignore', message='.*is_gradient_checkpointing.*', category=FutureWarning)
+        return get_peft_model(model, LoraConfig(task_type='SEQ_CLS', r=r, lora_alpha=alpha or 2 * r, lora_dropout=dropout,
+                                                target_modules=targets if isinstance(targets, str) else list(targets)))
 
 def trainable_parameters(model) -> tuple:
     "(trainable, total) parameter counts."
@@ -172,7 +175,7 @@ def method_linear_probe(setup, train_ds, seed):
     smallest = np.bincount(train_ds.labels, minlength=len(train_ds.label_names)).min()
     if smallest < 2: raise ValueError(f'the linear probe needs at least 2 examples of each label to cross-validate, got {smallest}')
     r = linear_probe(train_ds, setup.test, max_length=setup.max_length, folds=int(min(5, smallest)), seed=seed,
-                     name_or_path=setup.name_or_path, valid=setup.valid)
+                     name_or_path=setup.name_or_path, valid=setup.valid, progress=setup.progress)
     return r['probabilities'], r['valid_probabilities'], {'examples_trained': len(train_ds), 'trainable': None}
 
 def _classifier_from(setup, folder: str, seed: int):
