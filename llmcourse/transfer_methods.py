@@ -100,7 +100,7 @@ class TransferSetup:
     lora_targets: object = 'all-linear'
     lora_lr: float = 1e-3
     layer_decay: float = 0.8
-    layer_lr: float = 2e-4             # the head's rate in discriminative fine-tuning; each layer below gets 0.8 times more
+    layer_lr: float = 2e-4             # the head's rate in discriminative fine-tuning; each layer below gets `layer_decay` times the rate above it
     progress: bool = False
 
     def config(self, n: int, seed: int, **overrides):

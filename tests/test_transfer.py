@@ -215,6 +215,8 @@ def test_grid_follows_a_plan_per_budget_and_reuses_given_runs(setup, monkeypatch
                     reuse={('other', len(setup.train), 0): done})
     assert sorted(calls) == [(4, 0), (len(setup.train), 0)]                 # 'other' at all labels came from reuse
     assert set(zip(runs.method, runs.labels)) == {('fake', 4), ('fake', len(setup.train)), ('other', len(setup.train))}
+    with pytest.raises(ValueError, match='do not hold'):                  # a planned budget the sizes lack is not dropped silently
+        run_grid(setup, {4: ['fake'], 6: ['fake']}, [4], [0], progress=False)
 
 
 def test_setup_gives_subsets_more_steps_and_class_weights_and_all_labels_the_recipe(setup):
