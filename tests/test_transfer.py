@@ -114,6 +114,13 @@ def test_head_only_mlm_training_moves_the_head_and_never_the_encoder(tok, tmp_pa
     assert all(p.requires_grad for p in model.parameters())            # left trainable for what comes next
 
 
+def test_an_untied_decoder_is_refused():
+    from transformers import BertConfig, BertForMaskedLM
+    untied = BertForMaskedLM(BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                        intermediate_size=32, tie_word_embeddings=False))
+    with pytest.raises(ValueError, match='tied'): mlm_head_parameters(untied)
+
+
 # --- LoRA and layer-wise rates ---
 
 def test_lora_freezes_everything_but_adapters_and_head():
