@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .batching import batched_logits
+from .speed import mixed_precision
 
 # %% ../nbs/04_adversarial.ipynb #74da64ef
 STOP_WORDS = frozenset(__import__('sklearn.feature_extraction.text', fromlist=['x']).ENGLISH_STOP_WORDS)
@@ -35,10 +36,13 @@ def attackable(piece: str) -> bool:
 
 # %% ../nbs/04_adversarial.ipynb #ec90af0e
 class Victim:
-    "The attacked classifier behind a query counter: `probs(texts)` classifies raw texts and counts each text as a query."
-    def __init__(self, model, tokenizer, max_length: int = 128, batch_size: int = 64):
+    """The attacked classifier behind a query counter: `probs(texts)` classifies raw texts and counts each text as a query.
+    It remembers each attacked text's word ranking, so a second attack on the same text reuses it (and its queries)."""
+    def __init__(self, model, tokenizer, max_length: int = 256, batch_size: int = 64, precision: str = 'auto'):
         require_eval_mode(model)
         self.model, self.tokenizer, self.max_length, self.batch_size, self.queries = model, tokenizer, max_length, batch_size, 0
+        self.precision = precision                     # 'auto': bf16 where the CPU has it natively, as in training
+        self.rankings = {}
 
     def reach(self, text: str) -> int:
         "How many characters of `text` the model reads before truncation cuts it off."
@@ -50,7 +54,9 @@ class Victim:
     def probs(self, texts) -> np.ndarray:
         texts = list(texts)
         self.queries += len(texts)
-        return batched_logits(self.model, self.tokenizer, texts, self.batch_size, self.max_length).softmax(-1).numpy()
+        with mixed_precision(self.precision):
+            logits = batched_logits(self.model, self.tokenizer, texts, self.batch_size, self.max_length)
+        return logits.float().softmax(-1).numpy()
 
 @dataclass
 class AttackResult:
@@ -136,9 +142,11 @@ def greedy_attack(victim: Victim, text: str, label: int, candidates, max_words: 
     elif not spots: res.reason = 'no attackable words'
     elif budget == 0: res.reason = 'a budget of 0 words'
     else:
-        probe = victim.probs([''.join(pieces[:i] + pieces[i + 1:]) for i in spots])[:, label]
+        if (text, label) not in victim.rankings:          # the words by how much deleting each lowers p(label)
+            probe = victim.probs([''.join(pieces[:i] + pieces[i + 1:]) for i in spots])[:, label]
+            victim.rankings[(text, label)] = [spots[j] for j in np.argsort(probe, kind='stable')]
         current, best_p = list(pieces), p0[label]
-        for i in [spots[j] for j in np.argsort(probe, kind='stable')]:
+        for i in victim.rankings[(text, label)]:
             if len(res.edits) >= budget: break
             options = candidates(pieces[i], rng) if rng is not None else candidates(pieces[i])
             options = [o[0] if isinstance(o, tuple) else o for o in options]

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from llmcourse.adversarial import (accuracy_under_embedding_attack, embedding_attack, fgm_step, freelb_step,
-                                   perturbed_embeddings, pgd_step, project)
+from llmcourse.adversarial import (SwapTable, accuracy_under_embedding_attack, discrete_examples, discrete_step,
+                                   embedding_attack, fgm_step, freelb_step, perturbed_embeddings, pgd_step, project,
+                                   radius, random_start)
 from llmcourse.text_attacks import (attack_summary, char_attack, char_edits, edits_html, EmbeddingNeighbours,
                                     split_words, STOP_WORDS, Victim, word_attack)
 from llmcourse.data import load_drug_reviews
@@ -29,7 +30,8 @@ def test_pgd_stays_inside_its_ball_and_leaves_padding_alone(tok, model, norm):
     b = batch_of(tok, [TEXT, 'Awful.'])
     delta = embedding_attack(model, b, torch.tensor([1, 0]), eps=0.5, steps=5, norm=norm)
     size = delta.flatten(1).norm(dim=1) if norm == 'l2' else delta.flatten(1).abs().max(dim=1).values
-    assert (size <= 0.5 + 1e-5).all() and (size > 0.1).all()
+    limit = 0.5 * b['attention_mask'].sum(1).sqrt() if norm == 'l2' else torch.full((2,), 0.5)   # l2: eps per word piece
+    assert (size <= limit + 1e-5).all() and (size > 0.1).all()
     assert (delta[1, b['attention_mask'][1] == 0] == 0).all()
 
 
@@ -43,9 +45,23 @@ def test_stronger_attacks_hurt_more_and_zero_is_clean(tok, model):
 
 def test_project():
     d = torch.ones(2, 3, 4); m = torch.tensor([[1., 1., 0.], [1., 0., 0.]])
-    p = project(d, m, 1.0)
-    assert torch.allclose(p.flatten(1).norm(dim=1), torch.tensor([1.0, 1.0])) and (p[0, 2] == 0).all()
+    p = project(d, m, 1.0)                                    # eps per word piece: radius eps * sqrt(real pieces)
+    assert torch.allclose(p.flatten(1).norm(dim=1), torch.tensor([2 ** 0.5, 1.0])) and (p[0, 2] == 0).all()
+    whole = project(d, m, 1.0, per_piece=False)               # one radius for the whole review
+    assert torch.allclose(whole.flatten(1).norm(dim=1), torch.tensor([1.0, 1.0]))
+    small = d * 0.01
+    assert torch.allclose(project(small, m, 1.0), small * m[..., None])   # inside the ball: untouched
     with pytest.raises(ValueError, match='norm'): project(d, m, 1.0, 'l1')
+    with pytest.raises(ValueError, match='eps'): radius(m, -0.1)
+
+
+def test_random_start_is_inside_the_ball_and_off_the_padding():
+    torch.manual_seed(0)
+    m = torch.tensor([[1.] * 10, [1.] * 4 + [0.] * 6])
+    d = random_start((2, 10, 8), m, 0.2)
+    n = d.flatten(1).norm(dim=1)
+    assert (n <= radius(m, 0.2)).all() and (n > 0.3 * radius(m, 0.2)).all()
+    assert (d[1, 4:] == 0).all()
 
 
 def test_attacks_refuse_a_model_in_training_mode(tok):
@@ -149,12 +165,52 @@ def test_adversarial_gradient_differs_from_the_clean_one(tok):
     assert not torch.allclose(grads['clean'], grads['fgm'])
 
 
-@pytest.mark.parametrize('make', [fgm_step, pgd_step, freelb_step])
-def test_adversarial_training_runs_through_the_shared_helper(tok, make):
+@pytest.fixture(scope='module')
+def swaps(tok, model):
+    return SwapTable(EmbeddingNeighbours(model, tok, k=4, min_similarity=0.0), tok)
+
+
+@pytest.mark.parametrize('make', ['fgm', 'pgd', 'freelb', 'discrete'])
+def test_adversarial_training_runs_through_the_shared_helper(tok, swaps, make):
+    step = {'fgm': lambda: fgm_step(eps=0.5), 'pgd': lambda: pgd_step(eps=0.5, steps=3), 'freelb': lambda: freelb_step(eps=0.5),
+            'discrete': lambda: discrete_step(swaps, share=0.2, max_length=32)}[make]()
     ds = load_drug_reviews('train').sample(16)
     res = train(tiny_bert(seed=0), tok, ds, None, TrainConfig(epochs=1, lr=1e-3, batch_size=8, max_length=32,
-                                                              progress=False), step=make(eps=0.5))
+                                                              progress=False), step=step)
     assert res.steps == 2 and np.isfinite(res.history[0]['train_loss'])
+
+
+def test_steps_refuse_no_ascent_steps():
+    with pytest.raises(ValueError, match='PGD'): pgd_step(0.1, steps=0)
+    with pytest.raises(ValueError, match='FreeLB'): freelb_step(0.1, steps=0)
+
+
+def test_swap_table_holds_the_word_attacks_candidates(tok, model, swaps):
+    n = EmbeddingNeighbours(model, tok, k=4, min_similarity=0.0)
+    for w in ('headache', 'awful', 'tablets'):
+        got = tok.convert_ids_to_tokens([i for i in swaps.ids[tok.vocab[w]].tolist() if i >= 0])
+        assert got == [c for c, _ in n(w)]
+    assert (swaps.ids[tok.vocab['the']] == -1).all()            # a stop word has no candidates
+
+
+def test_discrete_examples_swap_whole_words_and_edit_characters(tok, model, swaps):
+    texts = [TEXT, 'The headache pills were awful and the nausea lasted for days.']
+    b = dict(batch_of(tok, texts * 2))
+    emb = model.get_input_embeddings().weight.detach()
+    grad = torch.randn(*b['input_ids'].shape, emb.shape[1], generator=torch.Generator().manual_seed(0))
+    out = discrete_examples(b, grad, emb, swaps, 0.3, np.random.default_rng(0), 48)
+    for r in range(4):
+        old = b['input_ids'][r][b['attention_mask'][r].bool()].tolist()
+        new = out['input_ids'][r][out['attention_mask'][r].bool()].tolist()
+        if r % 2 == 0:                                          # word swaps: same length, each swap a listed candidate
+            changed = [(o, n) for o, n in zip(old, new) if o != n]
+            assert len(new) == len(old) and changed
+            assert all(n in swaps.ids[o].tolist() for o, n in changed)
+            assert all(tok.convert_ids_to_tokens(o).lower() not in STOP_WORDS for o, _ in changed)
+        else:                                                   # character edits: some word now reads differently
+            assert new != old and new[0] == old[0] and new[-1] == old[-1]
+        assert len(new) <= 48
+    assert out['input_ids'].shape == out['attention_mask'].shape
 
 
 def test_perturbation_hook_is_removed_even_on_error(tok, model):
@@ -162,3 +218,11 @@ def test_perturbation_hook_is_removed_even_on_error(tok, model):
     with pytest.raises(RuntimeError):
         with perturbed_embeddings(model, lambda out: torch.zeros_like(out)): raise RuntimeError('boom')
     assert not layer._forward_hooks
+
+
+def test_a_second_attack_reuses_the_word_ranking(tok, model):
+    victim = Victim(model, tok, max_length=48)
+    label = int(victim.probs([TEXT])[0].argmax())
+    first = char_attack(victim, TEXT, label, max_words=1)
+    again = char_attack(victim, TEXT, label, max_words=1)
+    assert first.queries > again.queries and first.edits == again.edits
