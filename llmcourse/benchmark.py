@@ -140,13 +140,13 @@ def equal_time_table(methods: dict, model_fn, seeds, budget_seconds: float, vali
 
 def benchmark_training(ds: TextDataset, valid: TextDataset, test: TextDataset = None, steps: int = None, batch_size: int = 16,
                        max_length: int = 256, budget_seconds: float = 60, lr: float = 1e-4, seeds=(0,), model_fn=None,
-                       tokenizer=None, bf16: bool = False, rounds: int = 1) -> tuple:
-    "Throughput of ours, Trainer (defaults, grouped) and the naive loop over the same examples (one pass unless `steps`), with `bf16` also ours and grouped Trainer in bf16; then accuracy after an equal time budget (`budget_seconds`; None: skipped). Returns the two tables and the float32 matmul rate."
+                       tokenizer=None, bf16: bool = False, rounds: int = 1, matmul_size: int = 2048) -> tuple:
+    "Throughput of ours, Trainer (defaults, grouped) and the naive loop over the same examples (one pass unless `steps`), with `bf16` also ours and grouped Trainer in bf16; then accuracy after an equal time budget (`budget_seconds`; None: skipped). Returns the two tables and the float32 matmul rate (`matmul_size` cubed multiplies)."
     tokenizer = tokenizer or load_tokenizer()
     model_fn = model_fn or (lambda seed: load_classifier(label_names=ds.label_names, seed=seed))
     steps = steps or math.ceil(len(ds) / batch_size)
-    matmul = matmul_gflops()
-    rates = {'fp32': matmul, **({'bf16': matmul_gflops(dtype=torch.bfloat16)} if bf16 else {})}
+    matmul = matmul_gflops(matmul_size)
+    rates = {'fp32': matmul, **({'bf16': matmul_gflops(matmul_size, dtype=torch.bfloat16)} if bf16 else {})}
     methods = benchmark_methods(ds, tokenizer, batch_size, max_length, lr, bf16)
     vl = make_loader(valid, tokenizer, 64, max_length, shuffle=False)
     tl = make_loader(test, tokenizer, 64, max_length, shuffle=False) if test is not None else None
