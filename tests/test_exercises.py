@@ -104,6 +104,11 @@ def _word_pieces_without_markers():
     from llmcourse.models import load_tokenizer
     return len(load_tokenizer()('Sertraline made my anxiety manageable.')['input_ids']) - 2
 
+def _masking_every_position(ids, maskable, mask_id, vocab, p, generator):
+    chosen = torch.rand(ids.shape, generator=generator) < p            # ignores `maskable`: [CLS] can be chosen
+    return torch.where(chosen, torch.full_like(ids, mask_id), ids), torch.where(chosen, ids, torch.full_like(ids, -100))
+
+
 WRONG = {
     'config.check_seeded_draws': (_unseeded_torch, 'torch'),
     'config.check_atomic_write': (lambda path, text: Path(path).write_text(text), 'half written'),
@@ -114,6 +119,9 @@ WRONG = {
     'models.check_word_pieces': (_word_pieces_without_markers, '[CLS]'),
     'models.check_mean_pool': (lambda hidden, mask: hidden.mean(1), 'padding'),
     'models.check_bert_parameters': (_bert_without_pooler, 'outside the layers'),
+    'pretraining.check_attention': (lambda q, k, v, mask: (q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5).softmax(-1) @ v, 'mask'),
+    'pretraining.check_causal_mask': (lambda n: torch.ones(n, n, dtype=torch.bool).triu(), 'upper triangle'),
+    'pretraining.check_masking': (_masking_every_position, '[CLS]'),
     'logreg.check_grad': (_regularised_bias_grad, 'bias term'),
     'logreg.check_stable_sigmoid': (lambda z: 1 / (1 + np.exp(-z)), 'negative z'),
     'logreg.check_hessian': (_hessian_bias_regularised, 'bias is not regularised'),

@@ -110,6 +110,20 @@ def test_logreg_playground_redraws_when_the_learning_rate_moves(page, jupyterlab
     screenshot(root, '01_logreg')
 
 
+def test_mask_explorer_fills_the_typed_mask_at_each_pretraining_step(page, jupyterlab):
+    box, root = open_widget(page, jupyterlab, '01_pretraining', '.widget-text input')
+    table = root.locator('.widget-html-content').first
+    before = table.inner_html()
+    assert 'mask-table' in before and 'step 0' in before, 'the explorer should start with a table for its own sentence'
+    box.fill('no mask in this one'); box.press('Enter')
+    error = wait_for_change(page, table, before, 'the prediction table')
+    assert 'mask-table' not in error and '[MASK]' in error, 'text without [MASK] should get the error that names it'
+    box.fill('the side effects were [MASK].'); box.press('Enter')
+    after = wait_for_change(page, table, error, 'the error message')
+    assert 'mask-table' in after and after != before, 'a new sentence should get its own predictions'
+    screenshot(root, '01_pretraining')
+
+
 def test_curves_explorer_follows_the_chosen_methods(page, jupyterlab):
     methods, root = open_widget(page, jupyterlab, '03_transfer', '.widget-select-multiple select')
     figure, table = root.locator('.widget-output').nth(0), root.locator('.widget-output').nth(1)
@@ -145,3 +159,4 @@ def test_explorer_explains_the_picked_review(page, jupyterlab):
     wait_for_change(page, attention, before_attention, 'the attention map')   # redrawn last: then the screenshot is whole
     assert 'Integrated Gradients' in root.inner_text(), 'the attributions should be shown with the summary'
     screenshot(root, '05_explore')
+

@@ -1,0 +1,147 @@
+"""The transformer written from its definition (llmcourse.transformer), packing, the self-supervised objectives and loop, the run cache and the
+[MASK] filler: each checked against transformers or against what it must refuse."""
+import pytest
+import torch
+from transformers import BertConfig, BertModel
+
+import llmcourse.pretraining as pre
+from llmcourse.pretraining import (cached_pretraining, classifier_from, fill_mask, heldout_score, masked_lm_objective,
+                                   masked_positions, new_masked_lm, next_token_objective, pack, pretrain, pretraining_corpus,
+                                   small_bert_config)
+from llmcourse.transformer import (GPT, attention, causal_mask, generate, layer_differences, padding_mask,
+                                   transformer_from_bert)
+
+TEXTS = ['the tablets helped my headaches a lot', 'terrible nausea for a week', 'no side effects so far, very happy',
+         'it made me dizzy and tired', 'works well but costs too much'] * 8
+
+
+def tiny_config(**kw):
+    return small_bert_config(hidden=32, layers=2, heads=2, max_positions=64, **kw)
+
+
+def test_our_layers_compute_what_a_transformers_bert_computes(tok):
+    torch.manual_seed(0)
+    bert = BertModel(BertConfig(vocab_size=len(tok), hidden_size=48, num_hidden_layers=3, num_attention_heads=4,
+                                intermediate_size=96, attn_implementation='eager')).eval()
+    batch = tok(TEXTS[:4], padding=True, return_tensors='pt')
+    assert batch['attention_mask'].min() == 0, 'the batch should hold padding, so the padding mask is tested'
+    diffs = layer_differences(transformer_from_bert(bert), bert, batch)
+    assert list(diffs.index) == ['embeddings', 'layer 1', 'layer 2', 'layer 3']
+    assert diffs.max_abs_diff.max() < 1e-5, diffs
+
+
+def test_a_wrong_copy_is_seen_by_layer_differences(tok):
+    torch.manual_seed(0)
+    bert = BertModel(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                intermediate_size=64, attn_implementation='eager')).eval()
+    ours = transformer_from_bert(bert)
+    with torch.no_grad(): ours.layers[1].ffn.up.weight.mul_(1.1)
+    diffs = layer_differences(ours, bert, tok(TEXTS[:2], padding=True, return_tensors='pt'))
+    assert diffs.loc['layer 1', 'max_abs_diff'] < 1e-5 < diffs.loc['layer 2', 'max_abs_diff']
+
+
+def test_attention_gives_masked_keys_no_weight_and_matches_torch():
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 6, 8, generator=g) for _ in range(3))
+    mask = padding_mask(torch.tensor([[1, 1, 1, 1, 0, 0], [1] * 6]))
+    out = attention(q, k, v, mask)
+    torch.testing.assert_close(out, torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask))
+    v2 = v.clone(); v2[0, :, 4:] = 1e3                                    # values of padded keys must not matter
+    torch.testing.assert_close(attention(q, k, v2, mask), out)
+
+
+def test_the_causal_mask_makes_every_output_independent_of_later_pieces():
+    assert torch.equal(causal_mask(3), torch.tensor([[1, 0, 0], [1, 1, 0], [1, 1, 1]], dtype=torch.bool))
+    model = GPT(vocab=50, hidden=16, layers=2, heads=2, max_positions=10).eval()
+    ids = torch.randint(50, (1, 8))
+    changed = ids.clone(); changed[0, 5] = (ids[0, 5] + 1) % 50
+    moved = (model(ids) - model(changed)).abs().amax(-1)[0] > 1e-6
+    assert not moved[:5].any() and moved[5:].all()
+
+
+def test_pack_ends_texts_with_sep_and_starts_blocks_with_cls(tok):
+    blocks = pack(tok, TEXTS, block=16)
+    pieces = sum(len(tok(t, add_special_tokens=False)['input_ids']) + 1 for t in TEXTS)
+    assert blocks.shape == (pieces // 15, 16)
+    assert (blocks[:, 0] == tok.cls_token_id).all()
+    assert int((blocks == tok.sep_token_id).sum()) >= len(TEXTS) * 15 * len(blocks) // pieces - 1
+    first = tok(TEXTS[0], add_special_tokens=False)['input_ids']
+    assert blocks[0, 1:len(first) + 2].tolist() == first + [tok.sep_token_id]
+    with pytest.raises(ValueError, match='fewer than one block'): pack(tok, ['short'], block=128)
+    with pytest.raises(ValueError, match='at least 8'): pack(tok, TEXTS, block=4)
+
+
+def test_the_corpus_refuses_emptiness_and_test_texts():
+    assert pretraining_corpus(['a text', '  ', None, 'another'], forbidden=[]) == ['a text', 'another']
+    with pytest.raises(ValueError, match='empty'): pretraining_corpus([], forbidden=[])
+    with pytest.raises(ValueError, match='empty'): pretraining_corpus(['', '   '], forbidden=[])
+    with pytest.raises(ValueError, match='1 corpus texts are test texts'):
+        pretraining_corpus(['fine', 'a test review'], forbidden=['a test review'])
+
+
+def test_pretraining_lowers_the_heldout_masked_lm_loss(tok):
+    blocks = pack(tok, TEXTS, block=16)
+    model = new_masked_lm(tiny_config(vocab=len(tok)))
+    objective = masked_lm_objective(tok)
+    run = pretrain(model, objective, blocks, blocks, steps=30, batch_size=8, lr=3e-3, evals=2, snapshot_at=(0, 30),
+                   progress=False)
+    curve = run['curve']
+    assert list(curve.step) == [0, 15, 30] and curve.heldout_loss.iloc[-1] < curve.heldout_loss.iloc[0] - 1
+    assert set(run['snapshots']) == {0, 30} and run['pieces'] == 30 * 8 * 16
+    again = heldout_score(model, objective, blocks)                         # the held-out masking is the same each call
+    assert again == heldout_score(model, objective, blocks)
+    with pytest.raises(ValueError, match='steps'): pretrain(model, objective, blocks, blocks, steps=0)
+
+
+def test_next_token_pretraining_lowers_the_loss_and_generates(tok):
+    blocks = pack(tok, TEXTS, block=12)
+    model = GPT(len(tok), hidden=32, layers=2, heads=2, max_positions=12)
+    run = pretrain(model, next_token_objective, blocks, blocks, steps=30, batch_size=8, lr=3e-3, evals=1, progress=False)
+    assert run['curve'].heldout_loss.iloc[-1] < run['curve'].heldout_loss.iloc[0] - 1
+    text = generate(model, tok, 'the tablets', pieces=5, temperature=0.7)
+    assert text.startswith('the tablets') and generate(model, tok, 'the tablets', 5, 0.7) == text   # seeded
+    with pytest.raises(ValueError, match='temperature must be > 0'): generate(model, tok, 'x', temperature=0)
+
+
+def test_the_run_cache_reuses_a_pretraining_and_keys_on_settings_and_corpus(tok, tmp_path, monkeypatch):
+    monkeypatch.setattr(pre, 'checkpoints_dir', lambda: tmp_path)
+    blocks, objective = pack(tok, TEXTS, block=16), masked_lm_objective(tok)
+    make = lambda: new_masked_lm(tiny_config(vocab=len(tok)))
+    settings = dict(steps=4, batch_size=4, evals=1, progress=False)
+    m1, r1, hit1 = cached_pretraining('mlm', make, objective, blocks, blocks, snapshot_at=(0,), **settings)
+    def pretrained_again(*a, **k): raise RuntimeError('pretrained again')
+    monkeypatch.setattr(pre, 'pretrain', pretrained_again)
+    m2, r2, hit2 = cached_pretraining('mlm', make, objective, blocks, blocks, snapshot_at=(0,), **settings)
+    assert (hit1, hit2) == (False, True) and r1['snapshot_at'] == r2['snapshot_at'] == [0, 4]
+    assert all(torch.equal(a, b) for a, b in zip(m1.state_dict().values(), m2.state_dict().values()))
+    assert r1['curve'].heldout_loss.tolist() == pytest.approx(r2['curve'].heldout_loss.tolist())
+    entry = next((tmp_path/'01_pretraining').iterdir())
+    assert sorted(p.name for p in entry.iterdir()) == ['run.json', 'step-0.safetensors', 'step-4.safetensors']
+    with pytest.raises(RuntimeError, match='pretrained again'):             # another corpus or setting trains afresh
+        cached_pretraining('mlm', make, objective, blocks[:-1], blocks, snapshot_at=(0,), **settings)
+    with pytest.raises(RuntimeError, match='pretrained again'):
+        cached_pretraining('mlm', make, objective, blocks, blocks, snapshot_at=(0,), **{**settings, 'lr': 3e-4})
+    with pytest.raises(RuntimeError, match='pretrained again'):             # and so does another architecture or dropout
+        cached_pretraining('mlm', lambda: new_masked_lm(tiny_config(vocab=len(tok), hidden_dropout_prob=0.0)), objective,
+                           blocks, blocks, snapshot_at=(0,), **settings)
+
+
+def test_fill_mask_names_what_is_wrong_with_the_text(tok):
+    model = new_masked_lm(tiny_config(vocab=len(tok))).eval()
+    table = fill_mask(model, tok, 'it [MASK] my [MASK] .', k=3)
+    assert list(table['mask']) == [1, 1, 1, 2, 2, 2] and (table.probability.diff().dropna()[[1, 2, 4, 5]] <= 0).all()
+    with pytest.raises(ValueError, match=r'no \[MASK\] in the text'): fill_mask(model, tok, 'no mask here')
+    with pytest.raises(ValueError, match='splits it into'): masked_positions(tok, 'it [mask] me')
+    with pytest.raises(ValueError, match='splits it into'): masked_positions(tok, 'it <mask> me')
+    with pytest.raises(ValueError, match='empty'): masked_positions(tok, '  ')
+    with pytest.raises(TypeError, match='string'): masked_positions(tok, None)
+
+
+def test_classifier_from_copies_the_encoder_and_nothing_else(tok):
+    config = tiny_config(vocab=len(tok))
+    mlm = new_masked_lm(config, seed=3)
+    pretrained, scratch = classifier_from(config, ['negative', 'positive'], mlm), classifier_from(config, ['negative', 'positive'])
+    for (name, a), b in zip(pretrained.bert.state_dict().items(), mlm.bert.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert not torch.equal(scratch.bert.embeddings.word_embeddings.weight, mlm.bert.embeddings.word_embeddings.weight)
+    assert pretrained.config.id2label == {0: 'negative', 1: 'positive'}
