@@ -160,3 +160,19 @@ def test_explorer_explains_the_picked_review(page, jupyterlab):
     assert 'Integrated Gradients' in root.inner_text(), 'the attributions should be shown with the summary'
     screenshot(root, '05_explore')
 
+
+def test_clip_explorer_follows_the_picked_image_and_the_typed_caption(page, jupyterlab):
+    pick, root = open_widget(page, jupyterlab, '06_multimodal', '.widget-dropdown select')
+    image_pane, caption_pane = root.locator('.widget-html-content').nth(0), root.locator('.widget-html-content').nth(1)
+    before_image, before_caption = image_pane.inner_html(), caption_pane.inner_html()
+    assert 'clip-image' in before_image and 'clip-results' in before_caption
+    pick.select_option(index=1)
+    wait_for_change(page, image_pane, before_image, 'the image and its caption similarities')
+    box = root.locator('.widget-text input').first
+    box.fill('   '); box.press('Enter')
+    error = wait_for_change(page, caption_pane, before_caption, 'the nearest images')
+    assert 'empty' in error and 'clip-results' not in error, 'an empty caption should get the error that names it'
+    box.fill('a handwritten seven.'); box.press('Enter')
+    wait_for_change(page, caption_pane, error, 'the error message')
+    assert 'clip-results' in caption_pane.inner_html()
+    screenshot(root, '06_multimodal')

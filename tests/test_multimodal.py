@@ -1,0 +1,114 @@
+"""The small CLIP (images, captions, loss, zero-shot, retrieval) and the review-metadata fusion, rating never a feature."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from llmcourse.data import load_drug_reviews
+from llmcourse.fusion import GatedFusion, MetadataEncoder, train_fusion
+from llmcourse.multimodal import (CLIP, DIGIT_WORDS, TRAIN_TEMPLATES, CaptionBank, caption_features, as_digit_images,
+                                  class_embeddings, clip_explorer, info_nce, load_digit_images, recall_at_k, train_clip,
+                                  zero_shot_predict)
+
+
+def test_digit_splits_are_disjoint_stratified_and_scaled():
+    splits = {s: load_digit_images(s) for s in ('train', 'valid', 'test')}
+    assert sum(len(y) for _, y in splits.values()) == 1797
+    assert all(x.shape[1:] == (1, 8, 8) and 0 <= x.min() and x.max() <= 1 for x, _ in splits.values())
+    for x, y in splits.values(): assert np.bincount(y.numpy(), minlength=10).min() >= 30
+    flat = {s: {tuple(r) for r in x.flatten(1).numpy().round(4)} for s, (x, _) in splits.items()}
+    assert len(flat['test'] & flat['train']) < 5      # scikit-learn's digits hold a few exact repeats, no more
+
+
+def test_images_of_the_wrong_shape_or_range_are_refused():
+    assert as_digit_images(np.zeros((8, 8))).shape == (1, 1, 8, 8) and as_digit_images(np.zeros((3, 8, 8))).shape == (3, 1, 8, 8)
+    with pytest.raises(ValueError, match='8 x 8 pixels'): as_digit_images(np.zeros((2, 28, 28)))
+    with pytest.raises(ValueError, match='8 x 8 pixels'): as_digit_images(np.zeros((2, 3, 8, 8)))
+    with pytest.raises(ValueError, match=r'\[0, 1\]'): as_digit_images(np.full((1, 8, 8), 16.0))
+
+
+def test_info_nce_is_symmetric_refuses_bad_temperatures_and_is_low_for_matched_pairs():
+    g = torch.Generator().manual_seed(0)
+    x, t = (F.normalize(torch.randn(8, 16, generator=g), dim=-1) for _ in range(2))
+    assert math.isclose(float(info_nce(x, t, 0.1)), float(info_nce(t, x, 0.1)), rel_tol=1e-6)
+    assert float(info_nce(x, x, 0.05)) < 0.01 < float(info_nce(x, t, 0.05))
+    assert math.isclose(float(info_nce(x, t, 1e6)), math.log(8), rel_tol=1e-4)    # no preference: guessing among 8
+    for bad in (0, -0.5): 
+        with pytest.raises(ValueError, match='temperature must be > 0'): info_nce(x, t, bad)
+    with pytest.raises(ValueError, match='temperature must be > 0'): CLIP(temperature=0)
+
+
+def test_recall_at_k_counts_any_item_of_the_query_label():
+    sim = torch.tensor([[0.9, 0.1, 0.5], [0.2, 0.8, 0.7]])
+    q, items = torch.tensor([1, 0]), torch.tensor([0, 1, 1])
+    assert recall_at_k(sim, q, items, 1) == 0.0 and recall_at_k(sim, q, items, 2) == 0.5 and recall_at_k(sim, q, items, 3) == 1.0
+    with pytest.raises(ValueError, match='k must lie in 1..3'): recall_at_k(sim, q, items, 4)
+
+
+def test_empty_captions_are_refused():
+    with pytest.raises(ValueError, match='caption 1 is empty'): caption_features(['a seven', '  '])
+    with pytest.raises(ValueError, match='empty'): caption_features('')
+
+
+def test_a_briefly_trained_clip_beats_chance_zero_shot():
+    x, y = load_digit_images('train')
+    bank = CaptionBank(TRAIN_TEMPLATES[:2])
+    model, losses = train_clip(x, y, bank, epochs=3, batch_size=32, seed=0)
+    assert losses[-1] < losses[0]
+    tx, ty = load_digit_images('valid')
+    accuracy = float((zero_shot_predict(model, tx, class_embeddings(model, bank)) == ty).float().mean())
+    assert accuracy > 0.5, accuracy                       # chance is 0.1
+    assert class_embeddings(model, bank).norm(dim=-1).allclose(torch.ones(10))
+    with pytest.raises(ValueError, match='at least 2 pairs'): train_clip(x, y, bank, batch_size=1)
+
+
+def test_the_clip_explorer_reacts_and_shows_errors():
+    x, y = load_digit_images('test')
+    model = CLIP().eval()
+    ui = clip_explorer(model, CaptionBank(TRAIN_TEMPLATES[:1]), x, y, shown=5)
+    before = ui.image_pane.value
+    ui.pick.value = 1
+    assert ui.image_pane.value != before and 'clip-image' in ui.image_pane.value
+    ui.box.value = '  '
+    assert 'empty' in ui.caption_pane.value and 'clip-results' not in ui.caption_pane.value
+    ui.box.value = 'a handwritten seven.'
+    assert 'clip-results' in ui.caption_pane.value and any(w in ui.caption_pane.value for w in DIGIT_WORDS)
+
+
+def test_rating_never_becomes_a_metadata_feature():
+    train = load_drug_reviews('train')
+    assert 'rating' not in train.meta.columns, 'the dataset metadata must not carry the label source'
+    frame = train.meta.assign(rating=train.labels)                # even when a frame carries it, it is not read
+    enc = MetadataEncoder().fit(frame)
+    assert not any('rating' in n for n in enc.names())
+    flipped = frame.assign(rating=1 - frame.rating)
+    assert np.array_equal(enc.transform(frame), enc.transform(flipped))
+    with pytest.raises(ValueError, match='source of the label'): MetadataEncoder(['drug', 'rating'])
+
+
+def test_metadata_encoding_uses_training_statistics_and_names_unknown_columns():
+    train, test = load_drug_reviews('train'), load_drug_reviews('test')
+    enc = MetadataEncoder(min_count=2).fit(train.meta)
+    X = enc.transform(test.meta)
+    assert X.shape == (len(test), len(enc.names()))
+    drug = [i for i, n in enumerate(enc.names()) if n.startswith('drug=')]
+    assert np.allclose(X[:, drug].sum(1), 1)                      # every review has exactly one drug column, 'other' included
+    assert abs(enc.transform(train.meta)[:, enc.names().index('usefulCount')].mean()) < 1e-6
+    with pytest.raises(ValueError, match="unknown metadata column 'price'"): MetadataEncoder(['price'])
+    with pytest.raises(ValueError, match="no column 'drug'"): enc.transform(test.meta.drop(columns='drug'))
+
+
+def test_the_gated_unit_learns_from_the_modality_that_knows_and_its_gate_lies_in_0_1():
+    g = torch.Generator().manual_seed(0)
+    text, meta = torch.randn(200, 6, generator=g), torch.randn(200, 3, generator=g)
+    y = (meta[:, 0] > 0).long()                                   # only the metadata knows the label
+    widths = {'text': 6, 'meta': 3}
+    gated = train_fusion(GatedFusion(widths, hidden=8), (text, meta), y, 0.01, epochs=30)
+    assert float((gated(text, meta).argmax(1) == y).float().mean()) > 0.9
+    text_only = train_fusion(GatedFusion({'text': 6, 'meta': 3}, hidden=8), (text, torch.zeros_like(meta)), y, 0.01, epochs=30)
+    assert float((text_only(text, torch.zeros_like(meta)).argmax(1) == y).float().mean()) < 0.7   # without the metadata: guessing
+    _, z = gated(text, meta, return_gate=True)
+    assert z.shape == (200, 8) and 0 < float(z.min()) and float(z.max()) < 1
