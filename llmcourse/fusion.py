@@ -3,7 +3,7 @@
 # %% auto #0
 __all__ = ['META_COLUMNS', 'FORBIDDEN_COLUMNS', 'MetadataEncoder', 'GatedFusion', 'train_fusion', 'probabilities']
 
-# %% ../nbs/06_multimodal.ipynb #7caba400
+# %% ../nbs/06_multimodal.ipynb #ba76a8ab
 import numpy as np
 import pandas as pd
 import torch
@@ -12,7 +12,7 @@ from torch import nn
 
 from .config import set_seed
 
-# %% ../nbs/06_multimodal.ipynb #6308f14f
+# %% ../nbs/06_multimodal.ipynb #4a62c618
 META_COLUMNS = ('drug', 'condition', 'usefulCount', 'date')
 FORBIDDEN_COLUMNS = ('rating',)
 
@@ -65,7 +65,7 @@ class MetadataEncoder:
         return [n for c in self.columns for n in ([f'{c}={v}' for v in self.categories[c]] + [f'{c}=other']
                                                   if c in self.CATEGORICAL else [c])]
 
-# %% ../nbs/06_multimodal.ipynb #79c070b3
+# %% ../nbs/06_multimodal.ipynb #c7ceff1c
 class GatedFusion(nn.Module):
     """A gated multimodal unit (Arevalo et al., 2017): h = z * tanh(W_t text) + (1 - z) * tanh(W_m meta), with the gate
     z = sigmoid(W_z [text; meta]) chosen per example and per unit; then a linear layer to the classes."""
@@ -79,7 +79,7 @@ class GatedFusion(nn.Module):
         logits = self.out(z * torch.tanh(self.text(text)) + (1 - z) * torch.tanh(self.meta(meta)))
         return (logits, z) if return_gate else logits
 
-# %% ../nbs/06_multimodal.ipynb #01f02a3a
+# %% ../nbs/06_multimodal.ipynb #a80ee3b3
 def train_fusion(model: nn.Module, inputs: tuple, labels, weight_decay: float, epochs: int = 60, lr: float = 3e-3,
                  batch_size: int = 64, seed: int = 0) -> nn.Module:
     "Train `model(*inputs)` by cross-entropy with AdamW (minibatches of `batch_size`, `epochs` passes). Returns it in eval mode."

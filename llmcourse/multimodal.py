@@ -8,7 +8,7 @@ __all__ = ['DIGIT_WORDS', 'TRAIN_TEMPLATES', 'HELDOUT_TEMPLATES', 'as_digit_imag
            'zero_shot_predict', 'recall_at_k', 'train_supervised_cnn', 'image_encoder_features', 'digit_html',
            'caption_bars_html', 'clip_explorer', 'check_info_nce', 'check_recall_at_k', 'check_gated_fusion']
 
-# %% ../nbs/06_multimodal.ipynb #6b7d94cc
+# %% ../nbs/06_multimodal.ipynb #f268e2e6
 import html, math
 
 import numpy as np
@@ -24,7 +24,7 @@ TRAIN_TEMPLATES = ['a photo of the digit {}.', 'a handwritten {}.', 'the number 
                    'the digit {}, written by hand.']
 HELDOUT_TEMPLATES = ['an image of the numeral {}.', 'someone wrote a {} here.', 'this picture shows a {}.']
 
-# %% ../nbs/06_multimodal.ipynb #f16bbfcc
+# %% ../nbs/06_multimodal.ipynb #b938deb3
 def as_digit_images(images) -> torch.Tensor:
     "Digit images as a float tensor of shape (n, 1, 8, 8) with values in [0, 1]; a clear error for any other shape or range."
     x = torch.as_tensor(np.asarray(images, dtype=np.float32))
@@ -49,7 +49,7 @@ def load_digit_images(split: str, seed: int = 0) -> tuple:
     pick = np.sort({'train': train, 'valid': valid, 'test': test}[split])
     return as_digit_images(d.images[pick] / 16.0), torch.as_tensor(d.target[pick])
 
-# %% ../nbs/06_multimodal.ipynb #7038c35f
+# %% ../nbs/06_multimodal.ipynb #53288ead
 class CaptionBank:
     "Frozen MiniLM features of `templates` x digits: `features` has shape (10 digits, templates, 384); `texts` the captions."
     def __init__(self, templates, words=DIGIT_WORDS, progress: bool = False):
@@ -72,7 +72,7 @@ def caption_features(captions) -> torch.Tensor:
     if not captions or empty: raise ValueError(f'caption {empty[0] if empty else 0} is empty: write a few words about a digit')
     return torch.from_numpy(sentence_features(captions, progress=False))
 
-# %% ../nbs/06_multimodal.ipynb #d7b5954c
+# %% ../nbs/06_multimodal.ipynb #ab92a4a5
 class ImageEncoder(nn.Module):
     "A small CNN for 8 x 8 digits: two 3 x 3 convolutions, a 2 x 2 max-pool, then a `width`-wide feature vector."
     def __init__(self, width: int = 128):
@@ -110,7 +110,7 @@ def info_nce(image_emb, text_emb, temperature: float) -> torch.Tensor:
     target = torch.arange(len(logits), device=logits.device)
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
-# %% ../nbs/06_multimodal.ipynb #21b2ff3f
+# %% ../nbs/06_multimodal.ipynb #da88dc29
 def train_clip(images, labels, bank: CaptionBank, epochs: int = 40, batch_size: int = 64, lr: float = 2e-3,
                temperature: float = 0.07, learn_temperature: bool = True, dim: int = 64, seed: int = 0) -> tuple:
     "Train a `CLIP` on (image, random training caption) pairs with `info_nce`. Returns (model in eval mode, per-epoch losses)."
@@ -132,7 +132,7 @@ def train_clip(images, labels, bank: CaptionBank, epochs: int = 40, batch_size: 
         losses.append(total / (len(order) // batch_size * batch_size))
     return model.eval(), losses
 
-# %% ../nbs/06_multimodal.ipynb #1e088032
+# %% ../nbs/06_multimodal.ipynb #eeabc43a
 @torch.no_grad()
 def class_embeddings(model: CLIP, bank: CaptionBank, templates=None) -> torch.Tensor:
     "One unit vector per digit: the mean of its captions' embeddings over `templates` (indices into the bank; all by default)."
@@ -151,7 +151,7 @@ def recall_at_k(similarity, query_labels, item_labels, k: int) -> float:
     top = similarity.topk(k, dim=1).indices
     return float((torch.as_tensor(item_labels)[top] == torch.as_tensor(query_labels)[:, None]).any(1).float().mean())
 
-# %% ../nbs/06_multimodal.ipynb #99cdedc3
+# %% ../nbs/06_multimodal.ipynb #b611ba65
 def train_supervised_cnn(images, labels, epochs: int = 40, batch_size: int = 64, lr: float = 2e-3, seed: int = 0) -> nn.Module:
     "The same `ImageEncoder` with a 10-way linear head, trained with labels by cross-entropy: the supervised reference."
     set_seed(seed)
@@ -172,7 +172,7 @@ def image_encoder_features(model: CLIP, images) -> np.ndarray:
     "The image encoder's features (before the projection into the shared space), for a linear probe."
     return model.eval().image_encoder(as_digit_images(images)).numpy()
 
-# %% ../nbs/06_multimodal.ipynb #0f891c82
+# %% ../nbs/06_multimodal.ipynb #1d832dd1
 def digit_html(image, cell: int = 7) -> str:
     "An 8 x 8 digit image as an HTML table of grey cells (dark = ink), for widgets and pages without a plot."
     x = as_digit_images(image)[0, 0].numpy()
@@ -213,10 +213,10 @@ def clip_explorer(model: CLIP, bank: CaptionBank, images, labels, caption: str =
     ui.pick, ui.box, ui.image_pane, ui.caption_pane = pick, box, image_pane, caption_pane
     return ui
 
-# %% ../nbs/06_multimodal.ipynb #20122919
+# %% ../nbs/06_multimodal.ipynb #c095fb32
 from .exercises import Hint, checker
 
-# %% ../nbs/06_multimodal.ipynb #dbde8733
+# %% ../nbs/06_multimodal.ipynb #51d8b893
 @checker('InfoNCE loss')
 def check_info_nce(my_info_nce):
     "Random unit embeddings at two temperatures, against `info_nce`; spots a one-directional loss and a missing temperature."
@@ -234,7 +234,7 @@ def check_info_nce(my_info_nce):
     return 'symmetric, and sharpened by the temperature'
 
 
-# %% ../nbs/06_multimodal.ipynb #11a69443
+# %% ../nbs/06_multimodal.ipynb #2854ba3d
 @checker('recall@k')
 def check_recall_at_k(my_recall):
     "Random similarities for 40 queries and 30 items of 5 labels, k = 1, 3, 10, against `recall_at_k`; spots top-1 only."
@@ -248,7 +248,7 @@ def check_recall_at_k(my_recall):
     return 'recall@1, @3 and @10 all match'
 
 
-# %% ../nbs/06_multimodal.ipynb #916aa2e5
+# %% ../nbs/06_multimodal.ipynb #97902a0c
 @checker('gated fusion')
 def check_gated_fusion(my_gate):
     "Random hidden vectors and gate logits against the definition; spots a gate without its sigmoid and swapped modalities."

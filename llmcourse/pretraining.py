@@ -8,7 +8,7 @@ __all__ = ['pretraining_corpus', 'pack', 'masked_lm_objective', 'next_token_obje
            'fine_tune_and_score', 'masked_positions', 'fill_mask', 'mask_table_html', 'mask_explorer',
            'check_attention', 'check_causal_mask', 'check_masking']
 
-# %% ../nbs/01_pretraining.ipynb #5b5eb6c5
+# %% ../nbs/01_pretraining.ipynb #f87175c5
 import json, math, os, re, time
 
 import numpy as np
@@ -21,7 +21,7 @@ from .mlm import mask_tokens
 from .speed import mixed_precision
 from .transformer import attention, causal_mask, padding_mask
 
-# %% ../nbs/01_pretraining.ipynb #adbf5190
+# %% ../nbs/01_pretraining.ipynb #daf5a9cf
 def pretraining_corpus(texts, forbidden) -> list:
     "The non-empty texts to pretrain on; a clear error when there are none, or when any of them is a test text (`forbidden`)."
     texts = [t for t in texts if isinstance(t, str) and t.strip()]
@@ -43,7 +43,7 @@ def pack(tokenizer, texts, block: int = 128) -> torch.Tensor:
     body = torch.from_numpy(stream[:n * (block - 1)]).view(n, block - 1)
     return torch.cat([torch.full((n, 1), tokenizer.cls_token_id), body], 1)
 
-# %% ../nbs/01_pretraining.ipynb #1c595d2b
+# %% ../nbs/01_pretraining.ipynb #a13f113e
 def masked_lm_objective(tokenizer, p: float = 0.15):
     """BERT's objective, as a function of (model, blocks, generator): mask `p` of the pieces (80% [MASK], 10% random,
     10% kept) and predict them, the vocabulary layer applied at the masked positions only. Returns (loss, correct, predicted)."""
@@ -61,7 +61,7 @@ def next_token_objective(model, blocks, generator=None):
     loss = F.cross_entropy(logits.flatten(0, 1).float(), target.flatten())
     return loss, int((logits.argmax(-1) == target).sum()), target.numel()
 
-# %% ../nbs/01_pretraining.ipynb #95dc5260
+# %% ../nbs/01_pretraining.ipynb #59fdacf1
 @torch.no_grad()
 def heldout_score(model, objective, blocks, batch_size: int = 64, seed: int = 0) -> dict:
     "Loss and accuracy of `objective` on held-out `blocks`, with the same (seeded) masking at every call, in eval mode."
@@ -115,7 +115,7 @@ def pretrain(model, objective, blocks, heldout, steps: int, batch_size: int = 32
     return {'curve': pd.DataFrame(curve), 'snapshots': snapshots, 'seconds': seconds, 'steps': steps,
             'pieces': steps * batch_size * blocks.shape[1]}
 
-# %% ../nbs/01_pretraining.ipynb #c3274c76
+# %% ../nbs/01_pretraining.ipynb #5c093142
 def small_bert_config(vocab: int = 30522, hidden: int = 256, layers: int = 4, heads: int = 4, max_positions: int = 128,
                       **kwargs):
     "A `BertConfig` for a small BERT with the bundled tokenizer's vocabulary (feed-forward 4x as wide, eager attention)."
@@ -129,7 +129,7 @@ def new_masked_lm(config, seed: int = 0):
     torch.manual_seed(seed)
     return BertForMaskedLM(config)
 
-# %% ../nbs/01_pretraining.ipynb #15a6d316
+# %% ../nbs/01_pretraining.ipynb #8d200008
 def pretraining_key(settings: dict, blocks, model=None) -> str:
     """A short hash of the settings, the corpus blocks and the model's architecture (its printed form, dropout included,
     and its config): the run cache's name for a pretraining run."""
@@ -162,7 +162,7 @@ def cached_pretraining(name: str, make_model, objective, blocks, heldout, **sett
     (folder/'run.json.tmp').write_text(json.dumps(record, default=str)); os.replace(folder/'run.json.tmp', folder/'run.json')
     return model, run, False
 
-# %% ../nbs/01_pretraining.ipynb #6fa417cf
+# %% ../nbs/01_pretraining.ipynb #55bc7cb7
 def classifier_from(config, label_names, masked_lm=None, seed: int = 0):
     """Chapter 02's classifier shape (a linear head on the mean of the token states) for `config`: its encoder copied from
     `masked_lm` (a `BertForMaskedLM`), or randomly initialised when `masked_lm` is None. The head is new and seeded."""
@@ -191,7 +191,7 @@ def fine_tune_and_score(make_model, tokenizer, train_ds, valid_ds, test_ds, lr: 
     return {'valid_accuracy': res.best['valid_accuracy'], 'valid_macro_f1': res.best['valid_macro_f1'], 'epoch': res.best_epoch,
             'minutes': res.seconds / 60, 'test_accuracy': float(correct.mean()), 'correct': correct}
 
-# %% ../nbs/01_pretraining.ipynb #ac7dc78c
+# %% ../nbs/01_pretraining.ipynb #d96f9ba1
 def masked_positions(tokenizer, text: str, max_length: int = 128) -> dict:
     "Encode `text` for filling its [MASK]s; a clear error when it has none, or when a mask written otherwise was split."
     if not isinstance(text, str): raise TypeError(f'text must be a string, got {type(text).__name__}')
@@ -242,10 +242,10 @@ def mask_explorer(models: dict, tokenizer, text: str = 'this drug [MASK] my head
     ui.box, ui.table, ui.update = box, out, update
     return ui
 
-# %% ../nbs/01_pretraining.ipynb #7030fcc5
+# %% ../nbs/01_pretraining.ipynb #53c3d2b3
 from .exercises import Hint, checker
 
-# %% ../nbs/01_pretraining.ipynb #2ea69fe8
+# %% ../nbs/01_pretraining.ipynb #3d44a0bf
 @checker('attention')
 def check_attention(my_attention):
     "Random queries, keys and values with a padding mask, against `attention`; spots a missing scale and an ignored mask."
@@ -260,7 +260,7 @@ def check_attention(my_attention):
     return 'your attention matches the definition, padding mask included'
 
 
-# %% ../nbs/01_pretraining.ipynb #e1243e40
+# %% ../nbs/01_pretraining.ipynb #16ee0216
 @checker('causal mask')
 def check_causal_mask(my_causal_mask):
     "Against `causal_mask` for n = 1..6; spots the transposed (upper) triangle and a missing diagonal."
@@ -273,7 +273,7 @@ def check_causal_mask(my_causal_mask):
     return 'each piece sees itself and the pieces before it'
 
 
-# %% ../nbs/01_pretraining.ipynb #b3710291
+# %% ../nbs/01_pretraining.ipynb #4b252b28
 @checker('masking recipe')
 def check_masking(my_mask):
     "Statistics of a large random batch: share chosen, 80/10/10 split, never a special position, labels -100 elsewhere."

@@ -4,7 +4,7 @@
 __all__ = ['attention', 'padding_mask', 'causal_mask', 'Embeddings', 'MultiHeadAttention', 'FeedForward', 'Layer', 'Transformer',
            'transformer_from_bert', 'layer_differences', 'GPT', 'generate']
 
-# %% ../nbs/01_pretraining.ipynb #a8c02751
+# %% ../nbs/01_pretraining.ipynb #341e4563
 import math
 
 import pandas as pd
@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# %% ../nbs/01_pretraining.ipynb #dec5ddd6
+# %% ../nbs/01_pretraining.ipynb #8614bd3a
 def attention(q, k, v, mask=None):
     """Scaled dot-product attention, softmax(q kᵀ / √d) v, for q, k, v of shape (..., pieces, d). `mask` is True where
     a query may look at a key (it broadcasts to (..., queries, keys)); the other keys get weight 0."""
@@ -28,7 +28,7 @@ def causal_mask(n: int, device=None):
     "Query i may look at keys 0..i only: the lower triangle of an n x n matrix of True. The one change that makes a GPT."
     return torch.ones(n, n, dtype=torch.bool, device=device).tril()
 
-# %% ../nbs/01_pretraining.ipynb #1e5f460b
+# %% ../nbs/01_pretraining.ipynb #4985ceb2
 class Embeddings(nn.Module):
     "Word-piece, position and segment embeddings, summed and layer-normalised: BERT's input layer."
     def __init__(self, vocab: int, hidden: int, max_positions: int, types: int = 2, eps: float = 1e-12, dropout: float = 0.1):
@@ -74,7 +74,7 @@ class Layer(nn.Module):
         x = self.norm1(x + self.attention(x, mask))
         return self.norm2(x + self.ffn(x))
 
-# %% ../nbs/01_pretraining.ipynb #35982976
+# %% ../nbs/01_pretraining.ipynb #4ac0c5a1
 class Transformer(nn.Module):
     """Embeddings and a stack of `Layer`s. `causal=False` is a BERT encoder (every piece sees every real piece);
     `causal=True` a GPT decoder (each piece sees only itself and the pieces before it)."""
@@ -97,7 +97,7 @@ class Transformer(nn.Module):
             states.append(x)
         return states if every_layer else x
 
-# %% ../nbs/01_pretraining.ipynb #62ee02e0
+# %% ../nbs/01_pretraining.ipynb #8bbe8e45
 def transformer_from_bert(bert) -> Transformer:
     "Our `Transformer` with the weights of a transformers `BertModel` (or of a model holding one as `.bert`), copied one by one."
     bert = getattr(bert, 'bert', bert)
@@ -129,7 +129,7 @@ def layer_differences(ours: Transformer, bert, batch) -> pd.DataFrame:
                           'largest |value|': float(t[real].abs().max())} for i, (m, t) in enumerate(zip(mine, theirs))]
                         ).set_index('after')
 
-# %% ../nbs/01_pretraining.ipynb #b4605193
+# %% ../nbs/01_pretraining.ipynb #cd1e7c0b
 class GPT(nn.Module):
     "A decoder: this chapter's `Transformer` with `causal=True`, and a next-piece layer that reuses the word embeddings."
     def __init__(self, vocab: int = 30522, hidden: int = 128, layers: int = 4, heads: int = 4, max_positions: int = 64,

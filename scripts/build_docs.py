@@ -4,8 +4,8 @@
 Python tools only:
 1. `nbdev.serve.proc_nbs` writes processed notebooks to `_proc/` (directives removed, hidden
    cells dropped, a `show_doc` reference added under every exported function);
-2. figures are copied beside them, an API reference page (autodoc of every module) and the
-   table of contents are added;
+2. figures are copied beside them, an API reference page (autodoc of every module), a results page (every
+   number of `results.json`, with its interval) and the table of contents are added;
 3. `sphinx-build` writes the HTML site to `_docs/`, failing on any warning (broken link, missing image).
 """
 import re
@@ -37,6 +37,64 @@ def write_api_page():
     for m in modules():
         lines += [f'## `{m}`', '', '```{eval-rst}', f'.. automodule:: {m}', '   :members:', '```', '']
     (PROC/'api.md').write_text('\n'.join(lines))
+
+
+INTERVAL_OF = ('', '_mean', '_accuracy', '_test_accuracy')   # a key K's interval is P_ci95 where K is P plus one of these
+
+
+def interval_key(key: str, numbers: dict):
+    "The key of `key`'s 95% interval among a chapter's `numbers` (`<base>_ci95`), or None when it has none."
+    if key.endswith('_ci95'): return None
+    hits = [k for k in numbers if k.endswith('_ci95') and any(key == k[:-5] + s for s in INTERVAL_OF)]
+    return max(hits, key=len) if hits else None
+
+
+def show(value) -> str:
+    "A recorded value as a table cell: numbers to four significant digits, lists and dicts spelled out."
+    if isinstance(value, bool) or value is None: return str(value)
+    if isinstance(value, (int, float)): return f'{value:.4g}'
+    if isinstance(value, (list, tuple)): return '[' + ', '.join(show(v) for v in value) + ']'
+    if isinstance(value, dict): return '; '.join(f'{k}: {show(v)}' for k, v in value.items())
+    return str(value).replace('|', '/')
+
+
+def results_markdown(results: dict, figures: dict) -> str:
+    """The results page: for each chapter, a link to it, the figures it writes, and a table of every number it
+    recorded, each with its 95% interval when the chapter recorded one."""
+    lines = ['# Results', '',
+             'Every headline number the course measures, chapter by chapter, as `results.json` holds it. Only a',
+             'full-mode run writes that file (fast mode writes its shrunk numbers to a scratch file), so every number',
+             'here comes from the committed full run of its chapter: the chapter page shows that run, its code and',
+             'its time. An interval is a 95% bootstrap interval over test examples; "per seed" lists one value per',
+             'random seed.', '']
+    for chapter, numbers in results.items():
+        lines += [f'## {chapter}', '', f'From the full run of [{chapter}]({chapter}.ipynb).'
+                  + (' Its figures: ' + ', '.join(f'`{f}`' for f in figures.get(chapter, [])) + '.' if figures.get(chapter) else ''), '',
+                  '| number | value | 95% interval |', '| --- | --- | --- |']
+        shown = {interval_key(k, numbers) for k in numbers} - {None}
+        for key, value in numbers.items():
+            if key in shown: continue
+            ci = interval_key(key, numbers)
+            lines.append(f'| `{key}` | {show(value)} | {show(numbers[ci]) if ci else ""} |')
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def chapter_figures(chapter: str) -> list:
+    "The figures a chapter's notebook saves (the names its `save_figure` calls give), as they are in figures/."
+    path = ROOT/'nbs'/f'{chapter}.ipynb'
+    if not path.exists(): return []
+    code = '\n'.join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == 'code')
+    names = re.findall(r"save_figure\(\w+, f?'([^']+)'\)", code)
+    patterns = [re.sub(r'\{[^}]*\}', '*', n).removesuffix('.png') + '.png' for n in names]
+    return sorted({p.name for pattern in patterns for p in (ROOT/'figures').glob(pattern)})
+
+
+def write_results_page():
+    import json
+    results = json.loads((ROOT/'results.json').read_text())
+    figures = {c: chapter_figures(c) for c in results}
+    (PROC/'results.md').write_text(results_markdown(results, figures))
 
 
 def chapters() -> list:
@@ -95,7 +153,7 @@ def finish_pages():
         for c in nb.cells: adapt_for_sphinx(c, nb_path.stem)
         nb.metadata.pop('widgets', None)
         if nb_path.stem == 'index':
-            toc = '\n'.join(['```{toctree}', ':hidden:', ':maxdepth: 1', '', *chapters(), 'api', '```'])
+            toc = '\n'.join(['```{toctree}', ':hidden:', ':maxdepth: 1', '', *chapters(), 'results', 'api', '```'])
             nb.cells.append(nbformat.v4.new_markdown_cell(toc))
         nbformat.write(nb, nb_path)
 
@@ -103,6 +161,7 @@ def finish_pages():
 def build():
     process_notebooks()
     write_api_page()
+    write_results_page()
     finish_pages()
     if OUT.exists(): shutil.rmtree(OUT)
     cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-c', str(ROOT/'docs'), '-W', '--keep-going', '-q',

@@ -59,3 +59,17 @@ def test_every_page_loads_with_working_links_images_and_scripts(browser, docs_si
     print(f'docs check: {len(seen)} pages, {len(anchors)} internal links, {time.perf_counter() - t0:.1f} s')
     assert len(seen) >= len(pages) and len(seen) >= 10, f'only {len(seen)} pages found'
     assert not problems, '\n'.join(sorted(set(problems))[:40])
+
+
+def test_the_results_page_lists_every_chapters_numbers(browser, docs_site):
+    import json
+    page = browser.new_page()
+    page.goto(f"{docs_site['url']}/results.html", wait_until='load')
+    text = page.inner_text('main')
+    results = json.loads((docs_site['root'].parent/'results.json').read_text())
+    missing = [c for c in results if c not in text]
+    assert not missing, f'the results page lacks chapters {missing}'
+    assert page.locator('main table').count() == len(results), 'one table of numbers per chapter'
+    page.goto(f"{docs_site['url']}/index.html", wait_until='load')
+    assert page.locator('a[href*="results.html"]').count(), 'the home page should link to the results page'
+    page.close()

@@ -1,0 +1,28 @@
+"""The docs site's results page: every number of results.json, each beside its interval, under its chapter."""
+import json
+
+from build_docs import ROOT, chapter_figures, interval_key, results_markdown
+
+
+def test_each_number_finds_its_interval_and_intervals_are_not_rows_of_their_own():
+    numbers = {'binary_test_accuracy_mean': 0.81, 'binary_test_accuracy_std': 0.01, 'binary_test_accuracy_ci95': [0.77, 0.85],
+               'best_binary_test_accuracy': 0.85, 'best_binary_test_ci95': [0.8, 0.9], 'orphan_ci95': [0, 1], 'minutes': 8.85}
+    assert interval_key('binary_test_accuracy_mean', numbers) == 'binary_test_accuracy_ci95'
+    assert interval_key('best_binary_test_accuracy', numbers) == 'best_binary_test_ci95'
+    assert interval_key('binary_test_accuracy_std', numbers) is None and interval_key('minutes', numbers) is None
+    page = results_markdown({'02_finetune': numbers}, {'02_finetune': ['02_learning_curves.png']})
+    assert '| `binary_test_accuracy_mean` | 0.81 | [0.77, 0.85] |' in page
+    assert '| `best_binary_test_accuracy` | 0.85 | [0.8, 0.9] |' in page
+    assert '`binary_test_accuracy_ci95`' not in page and '| `orphan_ci95` | [0, 1] |' in page   # shown once, never lost
+    assert '[02_finetune](02_finetune.ipynb)' in page and '`02_learning_curves.png`' in page
+
+
+def test_the_committed_results_all_appear_with_their_chapters_figures():
+    results = json.loads((ROOT/'results.json').read_text())
+    page = results_markdown(results, {c: chapter_figures(c) for c in results})
+    for chapter, numbers in results.items():
+        assert f'## {chapter}' in page and (ROOT/'nbs'/f'{chapter}.ipynb').exists(), chapter
+        for key in numbers:
+            assert f'`{key}`' in page or interval_key(key, numbers) is None and any(interval_key(k, numbers) == key for k in numbers), key
+    assert '01_pretraining_mlm_curves.png' in chapter_figures('01_pretraining')
+    assert not any(f.startswith('01_pretraining') for f in chapter_figures('01_logreg'))   # 01_* is not all 01_logreg's
