@@ -9,7 +9,7 @@ __all__ = ['pretraining_corpus', 'pack', 'masked_lm_objective', 'next_token_obje
            'check_attention', 'check_causal_mask', 'check_masking']
 
 # %% ../nbs/01_pretraining.ipynb #f87175c5
-import json, math, os, re, time
+import json, math, re, time
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from .config import checkpoints_dir, set_seed
 from .mlm import mask_tokens
 from .speed import mixed_precision
+from .steps import weight_decay_groups
 from .transformer import attention, causal_mask, padding_mask
 
 # %% ../nbs/01_pretraining.ipynb #daf5a9cf
@@ -84,10 +85,7 @@ def pretrain(model, objective, blocks, heldout, steps: int, batch_size: int = 32
     from tqdm.auto import tqdm
     if steps < 1: raise ValueError(f'steps must be >= 1, got {steps}')
     set_seed(seed)
-    decays = lambda n, p: p.ndim >= 2 and 'norm' not in n.lower()      # no weight decay on biases and LayerNorms
-    groups = [{'params': [p for n, p in model.named_parameters() if decays(n, p) == d], 'weight_decay': weight_decay * d}
-              for d in (True, False)]
-    opt = torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), eps=1e-6)
+    opt = torch.optim.AdamW(weight_decay_groups(model, weight_decay), lr=lr, betas=(0.9, 0.98), eps=1e-6)   # none on biases, LayerNorms
     schedule = get_linear_schedule_with_warmup(opt, int(warmup * steps), steps)
     g = torch.Generator().manual_seed(seed)
     eval_at = set(np.linspace(0, steps, evals + 1).round().astype(int).tolist())
@@ -144,22 +142,23 @@ def cached_pretraining(name: str, make_model, objective, blocks, heldout, **sett
     """`pretrain(make_model(), objective, blocks, heldout, **settings)`, or its stored result: the snapshots (safetensors)
     and the curve, in `checkpoints_dir()/01_pretraining/<name>-<key>`. Returns (model at the last step, run, from_cache)."""
     from safetensors.torch import load_file, save_file
+    from llmcourse.checkpoints import atomic_dir
     model = make_model()
     folder = checkpoints_dir()/'01_pretraining'/f'{name}-{pretraining_key(settings, blocks, model)}'
     snapshot_at = sorted(set(settings.pop('snapshot_at', ())) | {settings['steps']})
-    if (folder/'run.json').exists():                           # written last: the entry is complete
+    if (folder/'run.json').exists():                           # atomic_dir: an entry is whole or absent
         record = json.loads((folder/'run.json').read_text())
         run = {**record, 'curve': pd.DataFrame(record['curve']),
                'snapshots': {s: load_file(folder/f'step-{s}.safetensors') for s in record['snapshot_at']}}
         model.load_state_dict(run['snapshots'][settings['steps']])
         return model.eval(), run, True
     run = pretrain(model, objective, blocks, heldout, snapshot_at=snapshot_at, **settings) | {'snapshot_at': snapshot_at}
-    folder.mkdir(parents=True, exist_ok=True)
-    for s, state in run['snapshots'].items():
-        save_file(state, folder/f'step-{s}.safetensors.tmp'); os.replace(folder/f'step-{s}.safetensors.tmp', folder/f'step-{s}.safetensors')
     record = {k: run[k] for k in ('seconds', 'steps', 'pieces')} | {'curve': run['curve'].to_dict('records'),
                                                                    'snapshot_at': snapshot_at, 'settings': settings}
-    (folder/'run.json.tmp').write_text(json.dumps(record, default=str)); os.replace(folder/'run.json.tmp', folder/'run.json')
+    def write(tmp):                                            # the whole entry appears at once, or not at all
+        for s, state in run['snapshots'].items(): save_file(state, tmp/f'step-{s}.safetensors')
+        (tmp/'run.json').write_text(json.dumps(record, default=str))
+    atomic_dir(folder, write)
     return model, run, False
 
 # %% ../nbs/01_pretraining.ipynb #55bc7cb7
