@@ -44,9 +44,17 @@ def _solutions(chapter) -> list:
 def test_every_chapter_has_three_exercises_with_solutions():
     for ch in CHAPTERS:
         cells = _cells(ch)
-        titles = [c.source for c in cells if c.cell_type == 'markdown' and c.source.startswith('### Exercise')]
-        assert len(titles) >= 3, f'{ch}: {len(titles)} exercises'
-        assert len(_solutions(ch)) == len(titles), f'{ch}: {len(_solutions(ch))} solutions for {len(titles)} exercises'
+        sections, current = [], None          # (title, number of solution cells under it), one per exercise
+        for c in cells:
+            if c.cell_type == 'markdown' and c.source.startswith('#'):
+                current = [c.source.split('\n')[0], 0] if c.source.startswith(('### Exercise', '### Open exercise')) else None
+                if current: sections.append(current)
+            elif current and edition.is_solution(c): current[1] += 1
+        closed = [n for t, n in sections if t.startswith('### Exercise')]
+        assert len(closed) >= 3, f'{ch}: {len(closed)} exercises'
+        assert all(n == 1 for n in closed), f'{ch}: each exercise needs one reference solution: {sections}'
+        assert all(n <= 1 for t, n in sections), f'{ch}: an open exercise has more than one reference solution'
+        assert len(_solutions(ch)) == sum(n for _, n in sections), f'{ch}: a solution outside the exercises'
         for c in cells:
             if edition.is_solution(c):
                 assert c.metadata.get('jupyter', {}).get('source_hidden'), f'{ch}: a solution cell is not folded'

@@ -28,3 +28,19 @@ def test_what_can_be_checked_is_checked(table, hint):
 
 def test_no_answer_yet():
     assert 'no answer yet' in check_experiment(None, 'steps').message
+
+
+from nbtools import chapters  # noqa: E402
+import nbformat  # noqa: E402
+
+
+@pytest.mark.parametrize('path', chapters(), ids=lambda p: p.stem)
+def test_every_chapter_ends_with_an_open_exercise_the_checker_reads(path):
+    cells = nbformat.read(path, as_version=4).cells
+    heads = [i for i, c in enumerate(cells) if c.cell_type == 'markdown' and c.source.startswith('### Open exercise')]
+    assert len(heads) == 1, f'{path.name}: expected one "### Open exercise" section, found {len(heads)}'
+    after = [c for c in cells[heads[0] + 1:] if c.cell_type == 'code']
+    calls = [c for c in after[:3] if 'check_experiment(my_experiment' in c.source]
+    assert calls, f'{path.name}: the open exercise has no cell that gives my_experiment to check_experiment'
+    outputs = ''.join(o.get('text', '') or str(o.get('data', {}).get('text/plain', '')) for o in calls[0].outputs)
+    assert 'no answer yet' in outputs, f'{path.name}: the open exercise cell has not been run (or is already answered)'
