@@ -5,8 +5,9 @@
 # %% auto #0
 __all__ = ['DIGIT_WORDS', 'TRAIN_TEMPLATES', 'HELDOUT_TEMPLATES', 'as_digit_images', 'load_digit_images', 'CaptionBank',
            'caption_features', 'ImageEncoder', 'CLIP', 'info_nce', 'train_clip', 'class_embeddings',
-           'zero_shot_predict', 'recall_at_k', 'train_supervised_cnn', 'image_encoder_features', 'digit_html',
-           'caption_bars_html', 'clip_explorer', 'check_info_nce', 'check_recall_at_k', 'check_gated_fusion']
+           'zero_shot_predict', 'recall_at_k', 'train_classifier', 'train_supervised_cnn', 'image_encoder_features',
+           'digit_html', 'caption_bars_html', 'clip_explorer', 'check_info_nce', 'check_recall_at_k',
+           'check_gated_fusion']
 
 # %% ../nbs/06_multimodal.ipynb #f268e2e6
 import html, math
@@ -152,20 +153,26 @@ def recall_at_k(similarity, query_labels, item_labels, k: int) -> float:
     return float((torch.as_tensor(item_labels)[top] == torch.as_tensor(query_labels)[:, None]).any(1).float().mean())
 
 # %% ../nbs/06_multimodal.ipynb #b611ba65
-def train_supervised_cnn(images, labels, epochs: int = 40, batch_size: int = 64, lr: float = 2e-3, seed: int = 0) -> nn.Module:
-    "The same `ImageEncoder` with a 10-way linear head, trained with labels by cross-entropy: the supervised reference."
+def train_classifier(make_model, inputs: tuple, labels, epochs: int, lr: float, weight_decay: float = 0.01,
+                     batch_size: int = 64, seed: int = 0) -> nn.Module:
+    """Seed, build `make_model()`, then train `model(*inputs)` by cross-entropy with AdamW (minibatches of `batch_size`,
+    `epochs` passes). The random seed sets both the initialisation and the batches. Returns the model in eval mode."""
     set_seed(seed)
-    images = as_digit_images(images)
-    model = nn.Sequential(ImageEncoder(), nn.Linear(128, 10))
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    model, labels = make_model().train(), torch.as_tensor(labels)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     g = torch.Generator().manual_seed(seed)
     for epoch in range(epochs):
-        order = torch.randperm(len(images), generator=g)
+        order = torch.randperm(len(labels), generator=g)
         for i in range(0, len(order), batch_size):
             idx = order[i:i + batch_size]
-            loss = F.cross_entropy(model(images[idx]), labels[idx])
+            loss = F.cross_entropy(model(*(x[idx] for x in inputs)), labels[idx])
             opt.zero_grad(); loss.backward(); opt.step()
     return model.eval()
+
+def train_supervised_cnn(images, labels, epochs: int = 40, batch_size: int = 64, lr: float = 2e-3, seed: int = 0) -> nn.Module:
+    "The same `ImageEncoder` with a 10-way linear head, trained with labels by cross-entropy: the supervised reference."
+    return train_classifier(lambda: nn.Sequential(ImageEncoder(), nn.Linear(128, 10)), (as_digit_images(images),), labels,
+                            epochs, lr, 0.01, batch_size, seed)
 
 @torch.no_grad()
 def image_encoder_features(model: CLIP, images) -> np.ndarray:

@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 
 from llmcourse.data import load_drug_reviews
-from llmcourse.fusion import GatedFusion, MetadataEncoder, train_fusion
+from llmcourse.fusion import GatedFusion, MetadataEncoder
 from llmcourse.multimodal import (CLIP, DIGIT_WORDS, TRAIN_TEMPLATES, CaptionBank, caption_features, as_digit_images,
-                                  class_embeddings, clip_explorer, info_nce, load_digit_images, recall_at_k, train_clip,
-                                  zero_shot_predict)
+                                  class_embeddings, clip_explorer, info_nce, load_digit_images, recall_at_k, train_classifier,
+                                  train_clip, zero_shot_predict)
 
 
 def test_digit_splits_are_disjoint_stratified_and_scaled():
@@ -106,9 +106,20 @@ def test_the_gated_unit_learns_from_the_modality_that_knows_and_its_gate_lies_in
     text, meta = torch.randn(200, 6, generator=g), torch.randn(200, 3, generator=g)
     y = (meta[:, 0] > 0).long()                                   # only the metadata knows the label
     widths = {'text': 6, 'meta': 3}
-    gated = train_fusion(GatedFusion(widths, hidden=8), (text, meta), y, 0.01, epochs=30)
+    fit = lambda inputs, seed=0: train_classifier(lambda: GatedFusion(widths, hidden=8), inputs, y, 30, lr=3e-3, seed=seed)
+    gated = fit((text, meta))
     assert float((gated(text, meta).argmax(1) == y).float().mean()) > 0.9
-    text_only = train_fusion(GatedFusion({'text': 6, 'meta': 3}, hidden=8), (text, torch.zeros_like(meta)), y, 0.01, epochs=30)
+    text_only = fit((text, torch.zeros_like(meta)))
     assert float((text_only(text, torch.zeros_like(meta)).argmax(1) == y).float().mean()) < 0.7   # without the metadata: guessing
     _, z = gated(text, meta, return_gate=True)
     assert z.shape == (200, 8) and 0 < float(z.min()) and float(z.max()) < 1
+
+
+def test_train_classifier_seeds_before_it_builds_so_a_random_seed_fixes_the_whole_model():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(64, 5, generator=g), torch.randint(0, 2, (64,), generator=g)
+    fit = lambda seed: train_classifier(lambda: torch.nn.Linear(5, 2), (x,), y, 2, lr=1e-2, seed=seed)
+    torch.manual_seed(123)                                         # whatever the global state before the call
+    a = fit(0).weight
+    torch.rand(10)
+    assert torch.equal(a, fit(0).weight) and not torch.equal(a, fit(1).weight)
