@@ -7,10 +7,7 @@ __all__ = ['META_COLUMNS', 'FORBIDDEN_COLUMNS', 'MetadataEncoder', 'GatedFusion'
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
-
-from .config import set_seed
 
 # %% ../nbs/06_multimodal.ipynb #4a62c618
 META_COLUMNS = ('drug', 'condition', 'usefulCount', 'date')

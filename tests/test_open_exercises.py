@@ -1,6 +1,9 @@
 """The open exercises' checker: it passes a well-formed experiment and names what is wrong with one that is not."""
+import nbformat
 import pandas as pd
 import pytest
+
+from nbtools import chapters
 
 from llmcourse.exercises import check_experiment
 
@@ -28,10 +31,6 @@ def test_what_can_be_checked_is_checked(table, hint):
 
 def test_no_answer_yet():
     assert 'no answer yet' in check_experiment(None, 'steps').message
-
-
-from nbtools import chapters  # noqa: E402
-import nbformat  # noqa: E402
 
 
 @pytest.mark.parametrize('path', chapters(), ids=lambda p: p.stem)
