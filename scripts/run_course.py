@@ -5,8 +5,11 @@ those of this run. In fast mode (LLMCOURSE_FAST=1) the notebooks run shrunk and 
 are thrown away, so the committed full-run outputs stay as they are.
 """
 import json
+import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,13 +30,35 @@ def run_notebook(path: Path, write_back: bool) -> float:
     return time.perf_counter() - t0
 
 
+def cpu_description() -> str:
+    "The processor this run measures, and which precision the course's 'auto' picks on it."
+    import torch
+    from llmcourse.speed import native_bf16
+    cpuinfo = Path('/proc/cpuinfo')
+    names = [l.split(':', 1)[1].strip() for l in cpuinfo.read_text().splitlines() if l.startswith('model name')] \
+        if cpuinfo.exists() else []
+    amx = getattr(torch.cpu, '_is_amx_tile_supported', lambda: False)()
+    return (f"{names[0] if names else platform.processor() or platform.machine()}, {len(names) or '?'} logical CPUs, "
+            f"{torch.get_num_threads()} torch threads; native bf16: {'yes' if native_bf16() else 'no'}"
+            f"{' (AMX)' if amx else ' (AVX-512 BF16, no AMX)' if native_bf16() else ''}, so the chapters train in "
+            f"{'bf16' if native_bf16() else 'float32'}")
+
+
 def sh(*cmd):
     subprocess.run(cmd, check=True, cwd=ROOT)
 
 
+def remove_fast_mode_scratch():
+    "Fast mode writes its checkpoints, figures, logs and results to `<temp>/llmcourse-*`: remove them, leaving no trace."
+    for p in Path(tempfile.gettempdir()).glob('llmcourse-*'):
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+
 def main():
     fast = fast_mode()
+    if fast: remove_fast_mode_scratch()    # a clean start: another fast run's leftovers are not this run's
     print('FAST MODE: shrunk experiments, outputs not written back.' if fast else 'Full mode: outputs written back to nbs/.')
+    print('CPU:', cpu_description(), flush=True)
     sh(sys.executable, 'scripts/export.py')
     if results_path().exists(): results_path().unlink()   # every number below comes from this run
     times = {}
@@ -48,14 +73,17 @@ def main():
 
     print('\n== Summary ==')
     for name, s in times.items(): print(f'{name:28s} {s:7.0f}s')
-    print(f'{"total":28s} {sum(times.values()):7.0f}s')
+    print(f'{"total":28s} {sum(times.values()):7.0f}s ({sum(times.values()) / 60:.1f} minutes)')
+    print('CPU:', cpu_description())
     if results_path().exists():
         print('\nHeadline numbers (from this run' + (', FAST MODE: shrunk experiments, not meaningful' if fast else '') + '):')
         for chapter, kv in json.loads(results_path().read_text()).items():
             for k, v in kv.items(): print(f'  {chapter:12s} {k}: {v}')
-    print(f'\nFigures: {ROOT/"figures"}' + (' (unchanged: fast mode writes to a scratch folder)' if fast else ''))
+    print(f'\nFigures: {ROOT/"figures"}' + (' (unchanged: fast mode writes to a scratch folder, removed now)' if fast else ''))
     print(f'Docs site: {ROOT/"_docs"/"index.html"}')
 
 
 if __name__ == '__main__':
-    main()
+    try: main()
+    finally:
+        if fast_mode(): remove_fast_mode_scratch()    # also when a chapter fails
