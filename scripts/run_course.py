@@ -37,11 +37,11 @@ def cpu_description() -> str:
     cpuinfo = Path('/proc/cpuinfo')
     names = [l.split(':', 1)[1].strip() for l in cpuinfo.read_text().splitlines() if l.startswith('model name')] \
         if cpuinfo.exists() else []
-    amx = getattr(torch.cpu, '_is_amx_tile_supported', lambda: False)()
+    native, amx = native_bf16(), getattr(torch.cpu, '_is_amx_tile_supported', lambda: False)()
     return (f"{names[0] if names else platform.processor() or platform.machine()}, {len(names) or '?'} logical CPUs, "
-            f"{torch.get_num_threads()} torch threads; native bf16: {'yes' if native_bf16() else 'no'}"
-            f"{' (AMX)' if amx else ' (AVX-512 BF16, no AMX)' if native_bf16() else ''}, so the chapters train in "
-            f"{'bf16' if native_bf16() else 'float32'}")
+            f"{torch.get_num_threads()} torch threads; native bf16: {'yes' if native else 'no'}"
+            f"{' (AMX)' if amx else ' (AVX-512 BF16, no AMX)' if native else ''}, so the chapters train in "
+            f"{'bf16' if native else 'float32'}")
 
 
 def sh(*cmd):
@@ -58,7 +58,8 @@ def main():
     fast = fast_mode()
     if fast: remove_fast_mode_scratch()    # a clean start: another fast run's leftovers are not this run's
     print('FAST MODE: shrunk experiments, outputs not written back.' if fast else 'Full mode: outputs written back to nbs/.')
-    print('CPU:', cpu_description(), flush=True)
+    cpu = cpu_description()
+    print('CPU:', cpu, flush=True)
     sh(sys.executable, 'scripts/export.py')
     if results_path().exists(): results_path().unlink()   # every number below comes from this run
     times = {}
@@ -73,8 +74,9 @@ def main():
 
     print('\n== Summary ==')
     for name, s in times.items(): print(f'{name:28s} {s:7.0f}s')
-    print(f'{"total":28s} {sum(times.values()):7.0f}s ({sum(times.values()) / 60:.1f} minutes)')
-    print('CPU:', cpu_description())
+    total = sum(times.values())
+    print(f'{"total":28s} {total:7.0f}s ({total / 60:.1f} minutes)')
+    print('CPU:', cpu)
     if results_path().exists():
         print('\nHeadline numbers (from this run' + (', FAST MODE: shrunk experiments, not meaningful' if fast else '') + '):')
         for chapter, kv in json.loads(results_path().read_text()).items():

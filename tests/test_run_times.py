@@ -5,7 +5,7 @@ import re
 import nbformat
 import pytest
 
-from nbtools import ROOT, chapters, notebooks
+from nbtools import ROOT, chapters
 
 NUMBERS = {w: i for i, w in enumerate('zero one two three four five six seven eight nine ten eleven twelve thirteen '
                                       'fourteen fifteen sixteen seventeen eighteen nineteen'.split())}
