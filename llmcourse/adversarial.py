@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['perturbed_embeddings', 'radius', 'project', 'random_start', 'embedding_attack', 'accuracy_under_embedding_attack',
            'fgm_step', 'pgd_step', 'freelb_step', 'SwapTable', 'discrete_examples', 'discrete_step', 'playground_view',
-           'attack_playground', 'check_project_l2', 'check_fgsm_linf', 'check_rates']
+           'attack_playground']
 
 # %% ../nbs/04_adversarial.ipynb #35fcf3c0
 import contextlib, html
@@ -103,8 +103,8 @@ def _clean_pass(model, batch, labels, loss_fn, backward):
 
 def fgm_step(eps: float = 0.03, per_piece: bool = True, adv_weight: float = 1.0):
     "FGM (Miyato et al. 2017): the clean loss, plus `adv_weight` times the loss with each example's word embeddings moved by r = radius * g / ||g|| (g: the clean loss's gradient for that example; radius: eps per word piece)."
-    def step(model, batch, loss_fn, backward):
-        labels, mask = batch.pop('labels'), batch['attention_mask'].float()
+    def step(model, batch, labels, loss_fn, backward, cfg=None):
+        mask = batch['attention_mask'].float()
         clean, g = _clean_pass(model, batch, labels, loss_fn, backward)
         delta = radius(mask, eps, per_piece)[:, None, None] * _normalise(g, mask, 'l2')
         with perturbed_embeddings(model, lambda out: delta):
@@ -117,8 +117,8 @@ def pgd_step(eps: float = 0.03, steps: int = 3, alpha: float = None, per_piece: 
     "PGD (Madry et al. 2018): from a random start in each example's ball, `steps` projected ascent steps of size alpha (2.5 eps / steps) on the perturbation alone, then the clean loss plus `adv_weight` times the loss at the perturbation found."
     if steps < 1: raise ValueError(f'PGD needs at least one ascent step, got steps={steps}')
     alpha = 2.5 * eps / steps if alpha is None else alpha
-    def step(model, batch, loss_fn, backward):
-        labels, mask = batch.pop('labels'), batch['attention_mask'].float()
+    def step(model, batch, labels, loss_fn, backward, cfg=None):
+        mask = batch['attention_mask'].float()
         clean = loss_fn(model(**batch).logits, labels)
         backward(clean)
         with torch.no_grad(): shape = model.get_input_embeddings()(batch['input_ids']).shape
@@ -139,8 +139,8 @@ def freelb_step(eps: float = 0.03, steps: int = 2, init: float = None, max_norm:
     "FreeLB (Zhu et al. 2020), as its released code does it: a random start of size `init` (eps), then `steps` passes, each adding 1/steps of its loss's gradient to the parameters and moving the perturbation by eps along g / ||g||; `max_norm` > 0 projects it onto that ball (0: no projection)."
     if steps < 1: raise ValueError(f'FreeLB needs at least one step, got steps={steps}')
     init = eps if init is None else init
-    def step(model, batch, loss_fn, backward):
-        labels, mask = batch.pop('labels'), batch['attention_mask'].float()
+    def step(model, batch, labels, loss_fn, backward, cfg=None):
+        mask = batch['attention_mask'].float()
         with torch.no_grad(): shape = model.get_input_embeddings()(batch['input_ids']).shape
         delta = random_start(shape, mask, init, per_piece)
         size = radius(mask, eps, per_piece)[:, None, None]
@@ -211,14 +211,21 @@ def discrete_examples(batch, grad, embeddings, table: SwapTable, share: float, r
             'attention_mask': torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in out]),
             'token_type_ids': torch.zeros(len(out), width, dtype=torch.long)}
 
-def discrete_step(table: SwapTable, share: float = 0.1, adv_weight: float = 1.0, max_length: int = 256, seed: int = 0):
-    "Discrete adversarial training (A2T, Yoo and Qi 2021): the clean loss, plus `adv_weight` times the loss on `discrete_examples` of the batch, made against the current model from the clean pass's gradient (no extra queries)."
+def discrete_step(table: SwapTable, share: float = 0.1, adv_weight: float = 1.0, max_length: int = None, seed: int = 0):
+    """Discrete adversarial training (A2T, Yoo and Qi 2021): the clean loss, plus `adv_weight` times the loss on
+    `discrete_examples` of the batch, made against the current model from the clean pass's gradient (no extra queries).
+    The examples are truncated at the run's `max_length` (`cfg.max_length`); a `max_length` given here must agree with it."""
     rng = np.random.default_rng(seed)
-    def step(model, batch, loss_fn, backward):
-        labels = batch.pop('labels')
+    def step(model, batch, labels, loss_fn, backward, cfg=None):
+        run_max = getattr(cfg, 'max_length', None)
+        if max_length is not None and run_max is not None and max_length != run_max:
+            raise ValueError(f"discrete_step was given max_length {max_length} but the run truncates at {run_max}: "
+                             "leave max_length out and the step follows the run")
+        limit = run_max or max_length
+        if limit is None: raise ValueError("discrete_step needs the run's config (or a max_length) to know where to truncate")
         clean, g = _clean_pass(model, batch, labels, loss_fn, backward)
         emb = model.get_input_embeddings().weight.detach().float()
-        adv = {k: v.to(labels.device) for k, v in discrete_examples(batch, g, emb, table, share, rng, max_length).items()
+        adv = {k: v.to(labels.device) for k, v in discrete_examples(batch, g, emb, table, share, rng, limit).items()
                if k in batch}
         backward(adv_weight * loss_fn(model(**adv).logits, labels))
         return clean
@@ -264,53 +271,3 @@ def attack_playground(models: dict, tokenizer, examples, names, max_length: int 
     ui.controls, ui.panes, ui.update = {'example': pick, 'text': box, 'attack': attack, 'budget': budget}, panes, update
     update()
     return ui
-
-# %% ../nbs/04_adversarial.ipynb #78621019
-from .exercises import Hint, checker
-
-# %% ../nbs/04_adversarial.ipynb #daaaedce
-@checker('L2 projection')
-def check_project_l2(project_l2):
-    "Compares with `project`; spots norms taken over the whole batch and perturbations inside the ball that were rescaled."
-    g = torch.Generator().manual_seed(0)
-    delta = torch.randn(3, 4, 5, generator=g) * torch.tensor([0.1, 1.0, 3.0])[:, None, None]
-    eps = 2.0
-    want = project(delta, torch.ones(3, 4), eps, per_piece=False)
-    got = torch.as_tensor(project_l2(delta.clone(), eps), dtype=delta.dtype)
-    if got.shape != delta.shape: raise Hint(f'keep the shape {tuple(delta.shape)}')
-    if torch.allclose(got, want, atol=1e-5): return 'long perturbations shortened to eps, short ones untouched'
-    if torch.allclose(got, delta * eps / delta.norm(), atol=1e-5) or torch.allclose(got, delta * min(1.0, eps / float(delta.norm())), atol=1e-5):
-        raise Hint('you took one norm over the whole batch: each review has its own ball')
-    n = delta.flatten(1).norm(dim=1)
-    if torch.allclose(got, delta * (eps / n)[:, None, None], atol=1e-5): raise Hint('the first review was already inside the ball and you scaled it up: only shorten')
-    raise Hint('compare the norm of each review before and after: delta.flatten(1).norm(dim=1)')
-
-# %% ../nbs/04_adversarial.ipynb #e8c34b39
-@checker('FGSM (L-inf)')
-def check_fgsm_linf(fgsm_linf):
-    "Sign of the gradient times eps on real positions, zero on padding."
-    g = torch.Generator().manual_seed(1)
-    grad, mask = torch.randn(2, 3, 4, generator=g), torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
-    want = 0.1 * grad.sign() * mask[..., None]
-    got = torch.as_tensor(fgsm_linf(grad.clone(), mask, 0.1), dtype=grad.dtype)
-    if torch.allclose(got, want): return 'eps times the sign of the gradient, nothing on padding'
-    if torch.allclose(got, 0.1 * grad.sign()): raise Hint('the padding positions were perturbed too: multiply by the mask')
-    if torch.allclose(got, -want): raise Hint('wrong direction: the attack climbs the loss, along +sign(grad)')
-    raise Hint('in the L-inf ball every real coordinate moves by exactly eps: use the sign of the gradient, not its size')
-
-# %% ../nbs/04_adversarial.ipynb #4807c719
-@checker('attack rates')
-def check_rates(rates):
-    "Compares `rates(statuses)` with `attack_summary` on several outcomes; spots skipped reviews counted as attacked."
-    import random as _random
-    rng = _random.Random(0)
-    cases = [['skipped'] * 2 + ['succeeded'] * 5 + ['failed'] * 3] + [[rng.choice(['skipped', 'succeeded', 'failed']) for _ in range(9)] + ['failed'] for _ in range(3)]
-    for statuses in cases:
-        s = attack_summary([AttackResult('x', 'x', 0, 0, 0, st) for st in statuses])
-        want = (s['accuracy under attack'], s['attack success rate'])
-        acc, succ = (float(x) for x in rates(statuses))
-        if abs(acc - want[0]) > 1e-9: raise Hint(f'accuracy under attack for {statuses.count("skipped")} skipped, {statuses.count("succeeded")} succeeded, {statuses.count("failed")} failed is {want[0]:.2f}: the reviews still right after the attack, over all reviews')
-        if abs(succ - want[1]) > 1e-9:
-            if abs(succ - statuses.count('succeeded') / len(statuses)) < 1e-9: raise Hint('the success rate leaves out the skipped reviews: there was nothing to attack')
-            raise Hint(f'the success rate should be {want[1]:.3f}, yours {succ:.3f}')
-    return 'accuracy under attack 0.30 and success rate 0.625 for the example: 5 of the 8 reviews that could be attacked'

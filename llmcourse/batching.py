@@ -47,7 +47,9 @@ class EncodedTexts(torch.utils.data.Dataset):
     "Token ids and labels, one example per item, in the form `DataCollatorWithPadding` pads."
     def __init__(self, ids, labels): self.ids, self.labels = ids, labels
     def __len__(self): return len(self.ids)
-    def __getitem__(self, i): return {'input_ids': self.ids[i], 'labels': int(self.labels[i])}
+    def __getitem__(self, i):
+        if self.labels is None: return {'input_ids': self.ids[i]}          # unlabelled: the text is its own target
+        return {'input_ids': self.ids[i], 'labels': int(self.labels[i])}
 
 def make_loader(ds: TextDataset, tokenizer, batch_size: int, max_length: int, shuffle: bool, seed: int = 0,
                 group_by_length: bool = True):

@@ -5,8 +5,7 @@
 # %% auto #0
 __all__ = ['DRUG_PACKAGE', 'DRUG_PIP', 'TWEET_PACKAGE', 'TWEET_PIP', 'LABELS_BINARY', 'LABELS_THREE', 'LABEL_SCHEMES',
            'data_search_dirs', 'package_dir', 'TextDataset', 'clean_review', 'find_duplicates',
-           'drug_review_duplicates', 'load_drug_reviews', 'majority_baseline', 'clean_tweet', 'load_tweets',
-           'check_majority_accuracy', 'check_shared_texts', 'check_stratified_split']
+           'drug_review_duplicates', 'load_drug_reviews', 'majority_baseline', 'clean_tweet', 'load_tweets']
 
 # %% ../nbs/00_data.ipynb #c1a09e7b
 import html, importlib.util, io, os, re, sys, zipfile
@@ -43,7 +42,9 @@ def package_dir(package: str, pip_hint: str) -> Path:
 # %% ../nbs/00_data.ipynb #69a8ce73
 @dataclass
 class TextDataset:
-    "Texts with integer `labels` indexing `label_names`, plus an optional per-example metadata table `meta`."
+    """Texts with integer `labels` indexing `label_names`, plus an optional per-example metadata table `meta`.
+    `labels=None` makes an unlabelled dataset (`TextDataset.unlabelled`): texts to learn from without labels, as a
+    masked language model does."""
     texts: list
     labels: np.ndarray
     label_names: list
@@ -52,13 +53,13 @@ class TextDataset:
 
     def __post_init__(self):
         self.texts = list(self.texts)
-        self.labels = np.asarray(self.labels, dtype=np.int64).reshape(-1)
         self.label_names = list(self.label_names)
-        if len(self.texts) != len(self.labels):
+        if self.labels is not None: self.labels = np.asarray(self.labels, dtype=np.int64).reshape(-1)
+        if self.labels is not None and len(self.texts) != len(self.labels):
             raise ValueError(f'{self.name or "dataset"}: {len(self.texts)} texts but {len(self.labels)} labels')
         bad = [type(t).__name__ for t in self.texts if not isinstance(t, str)]
         if bad: raise TypeError(f'{self.name or "dataset"}: texts must be strings, found {len(bad)} of type {sorted(set(bad))}')
-        if len(self.labels) and (self.labels.min() < 0 or self.labels.max() >= len(self.label_names)):
+        if self.labels is not None and len(self.labels) and (self.labels.min() < 0 or self.labels.max() >= len(self.label_names)):
             raise ValueError(f'{self.name or "dataset"}: labels must lie in 0..{len(self.label_names)-1} '
                              f'for label names {self.label_names}, found {sorted(set(self.labels.tolist()))}')
         if self.meta is None: self.meta = pd.DataFrame(index=range(len(self.texts)))
@@ -66,11 +67,17 @@ class TextDataset:
         if len(self.meta) != len(self.texts):
             raise ValueError(f'{self.name or "dataset"}: {len(self.meta)} metadata rows for {len(self.texts)} texts')
 
+    @classmethod
+    def unlabelled(cls, texts, name: str = '') -> 'TextDataset':
+        "A dataset of `texts` alone, with no labels."
+        return cls(texts, None, [], name=name)
+
     def __len__(self): return len(self.texts)
-    def __getitem__(self, i): return self.texts[i], int(self.labels[i])
+    def __getitem__(self, i): return self.texts[i], None if self.labels is None else int(self.labels[i])
 
     def counts(self) -> dict:
         "Number of examples of each label, by name."
+        if self.labels is None: return {'unlabelled': len(self)}
         return {n: int((self.labels == i).sum()) for i, n in enumerate(self.label_names)}
 
     def __repr__(self):
@@ -79,14 +86,15 @@ class TextDataset:
     def subset(self, idx, name=None) -> 'TextDataset':
         "The examples at positions `idx` (a list of ints or a boolean mask)."
         idx = np.arange(len(self))[np.asarray(idx)] if len(idx) else np.array([], dtype=int)
-        return TextDataset([self.texts[i] for i in idx], self.labels[idx], self.label_names,
+        return TextDataset([self.texts[i] for i in idx], None if self.labels is None else self.labels[idx], self.label_names,
                            self.meta.iloc[idx], name or self.name)
 
     def sample(self, n: int, seed: int = 0) -> 'TextDataset':
         "A stratified random sample of `n` examples (all of them when `n >= len(self)`), in a repeatable order."
         if n >= len(self): return self
         from sklearn.model_selection import train_test_split
-        idx, _ = train_test_split(np.arange(len(self)), train_size=n, stratify=self.labels, random_state=seed)
+        idx, _ = train_test_split(np.arange(len(self)), train_size=n, stratify=self.labels,
+                                  random_state=seed)
         return self.subset(np.sort(idx))
 
     def to_pandas(self) -> pd.DataFrame:
@@ -212,50 +220,3 @@ def load_tweets(split: str = 'train', labels: str = 'three', min_confidence: flo
                          f'min_confidence={min_confidence}); lower min_confidence')
     return TextDataset(df.text.tolist(), df.sentiment.map(names.index).values, names,
                        df[['confidence']].reset_index(), name=f'tweets {split} ({labels})')
-
-# %% ../nbs/00_data.ipynb #648a15d2
-from .exercises import Hint, checker
-
-# %% ../nbs/00_data.ipynb #8a46c646
-@checker('majority baseline')
-def check_majority_accuracy(majority_accuracy):
-    "Cases where the training and test majorities differ, so peeking at the test labels shows."
-    cases = [([0, 0, 0, 1], [1, 1, 0, 1, 1]), ([2, 2, 1, 0, 2], [0, 0, 2, 1]), ([1, 1, 0], [1, 0, 1, 1])]
-    for tr, te in cases:
-        want = float(np.mean(np.asarray(te) == np.bincount(tr).argmax()))
-        got = float(majority_accuracy(np.asarray(tr), np.asarray(te)))
-        if abs(got - want) > 1e-9:
-            peek = float(np.mean(np.asarray(te) == np.bincount(te).argmax()))
-            if abs(got - peek) < 1e-9: raise Hint('you took the majority of the test labels: that peeks at the answers; use the training labels')
-            raise Hint(f'for train {tr} and test {te} you got {got:.3f}, expected {want:.3f}')
-    return 'the majority comes from the training labels, the accuracy from the test labels'
-
-# %% ../nbs/00_data.ipynb #3bfdb87f
-@checker('shared texts')
-def check_shared_texts(shared_texts):
-    "Duplicates that differ only in case or spacing must be found; near-misses must not."
-    a = ['Great drug.', 'It  made me   dizzy', 'no effect', 'Worked!']
-    b = ['great DRUG.', ' it made me dizzy ', 'no effects', 'worked !']
-    want = {'great drug.', 'it made me dizzy'}
-    got = set(shared_texts(a, b))
-    if got == want: return 'case and whitespace normalised, nothing else'
-    if got == {'great drug.'} or got == {'Great drug.'}: raise Hint('"It  made me   dizzy" and " it made me dizzy " differ only in whitespace: collapse runs of spaces and strip')
-    if not got: raise Hint('nothing found: lower-case both sides before comparing')
-    if got - want: raise Hint(f'{sorted(got - want)} should not match: only case and whitespace may differ')
-    raise Hint(f'expected {sorted(want)}, got {sorted(got)}')
-
-# %% ../nbs/00_data.ipynb #6e8535c0
-@checker('stratified split')
-def check_stratified_split(stratified_split):
-    "Disjoint, complete, per-class counts right, repeatable for a seed, different for another."
-    labels = np.array([0] * 40 + [1] * 13 + [2] * 7)
-    tr, va = (np.asarray(x) for x in stratified_split(labels, 0.25, 0))
-    if len(set(tr) & set(va)): raise Hint('some examples are in both parts')
-    if sorted(np.concatenate([tr, va]).tolist()) != list(range(len(labels))): raise Hint('the two parts must cover every index exactly once')
-    for c, n in zip(*np.unique(labels, return_counts=True)):
-        got = int((labels[va] == c).sum())
-        if got != round(0.25 * n): raise Hint(f'class {c} has {n} examples, so {round(0.25 * n)} belong in validation, not {got}: split each class on its own')
-    tr2, va2 = stratified_split(labels, 0.25, 0)
-    if sorted(va2) != sorted(va): raise Hint('the same seed gave a different split: draw from a generator seeded with `seed`')
-    if sorted(stratified_split(labels, 0.25, 1)[1]) == sorted(va): raise Hint('seed 1 gave the same split as seed 0: use the seed')
-    return 'every class keeps its share in both parts'

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['attention_maps', 'plot_attention', 'plot_attention_overview', 'attention_summary', 'error_table', 'error_rates_by',
-           'Explainer', 'summary_html', 'explorer', 'check_ece', 'check_fit_t', 'check_ig']
+           'Explainer', 'summary_html', 'explorer']
 
 # %% ../nbs/05_explore.ipynb #58c47978
 import html
@@ -159,50 +159,3 @@ def explorer(explainer: Explainer, examples, text: str = None):
     ui.summary, ui.words, ui.figure, ui.update = summary, words, fig, update
     update()
     return ui
-
-# %% ../nbs/05_explore.ipynb #5585036d
-from .exercises import Hint, checker
-
-# %% ../nbs/05_explore.ipynb #caf4e419
-@checker('expected calibration error')
-def check_ece(ece):
-    "Compares with `expected_calibration_error` on random predictions; spots an unweighted average over bins."
-    rng = np.random.default_rng(0)
-    for n_bins in (5, 10):
-        logits = rng.normal(scale=2.0, size=(300, 3))
-        probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-        labels = np.array([rng.choice(3, p=p) for p in probs ** 0.5 / (probs ** 0.5).sum(1, keepdims=True)])
-        want, got = expected_calibration_error(probs, labels, n_bins), float(ece(probs, labels, n_bins))
-        if abs(want - got) < 1e-6: continue
-        t = reliability_table(probs, labels, n_bins)
-        if abs(got - float((t['accuracy'] - t['confidence']).abs().mean())) < 1e-6: raise Hint('each bin counts equally in yours: weight each gap by the bin\'s share of predictions')
-        raise Hint(f'with {n_bins} bins the ECE is {want:.4f}, yours {got:.4f}: use the top probability as confidence and compare it with whether argmax is right')
-    return 'count-weighted gaps, top-label confidence'
-
-# %% ../nbs/05_explore.ipynb #a806bb34
-@checker('temperature')
-def check_fit_t(fit_t):
-    "Logits made 3x over-confident: the fitted T must match `fit_temperature` to 0.05 and lower the NLL."
-    g = torch.Generator().manual_seed(0)
-    true = torch.randn(2000, 3, generator=g) * 1.5
-    labels = torch.multinomial(true.softmax(1), 1, generator=g).squeeze(1)
-    logits = 3 * true
-    want, got = fit_temperature(logits, labels), float(fit_t(logits.clone(), labels.clone()))
-    if got <= 0: raise Hint('a temperature must be positive')
-    if abs(got - want) < 0.05: return f'T = {got:.2f} (the library finds {want:.2f}); NLL {nll(logits, labels):.3f} -> {nll(logits, labels, got):.3f}'
-    if abs(1 / got - want) < 0.05: raise Hint('you found 1/T: divide the logits by T, do not multiply')
-    raise Hint(f'the NLL is lowest at T = {want:.2f}, yours {got:.2f} gives NLL {nll(logits, labels, got):.3f} against {nll(logits, labels, want):.3f}')
-
-# %% ../nbs/05_explore.ipynb #9192d201
-@checker('Integrated Gradients')
-def check_ig(ig):
-    "Midpoint-rule IG of a weighted sum of squares against the exact attributions; spots a missing (x - baseline) factor."
-    w, x, b = np.array([1.0, -2.0, 0.5]), np.array([1.0, 2.0, -3.0]), np.array([0.5, 0.0, 1.0])
-    grad_f = lambda z: 2 * w * z
-    exact = w * (x ** 2 - b ** 2)
-    got = np.asarray(ig(grad_f, x.copy(), b.copy(), 16), dtype=float)
-    if np.allclose(got, exact, atol=1e-6): return f'exact for a quadratic with the midpoint rule; the sum {got.sum():.3f} = f(x) - f(b)'
-    path_mean = exact / np.where(x - b == 0, 1, x - b)
-    if np.allclose(got, path_mean, atol=1e-6): raise Hint('multiply the averaged gradient by (x - baseline)')
-    if np.allclose(got, grad_f(x) * (x - b), atol=1e-6): raise Hint('that is gradient x (input - baseline) at the input only: average the gradient along the straight path from the baseline')
-    raise Hint(f'expected {np.round(exact, 4).tolist()}, got {np.round(got, 4).tolist()}; completeness: they should add up to {exact.sum():.3f}')

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['RECIPE', 'RECIPE_EPOCHS', 'RECIPE_POOLING', 'TrainConfig', 'TrainResult', 'validate_training_data', 'TrainingRun',
            'prepare_training', 'restore_training', 'start_logging', 'train_one_epoch', 'end_of_epoch', 'stopped_early',
-           'finish_training', 'train', 'recipe_config', 'check_decays', 'check_lr_at', 'check_balanced_weights']
+           'finish_training', 'train', 'recipe_config', 'fine_tune_and_score']
 
 # %% ../nbs/02_finetune.ipynb #bf530ff6
 import json, math, time
@@ -17,13 +17,15 @@ import torch
 import torch.nn.functional as F
 
 from .batching import batch_sampler_of, make_loader
-from .checkpoints import atomic_dir, load_model, load_state, resumable_checkpoint, rng_state, run_fingerprint
+from .checkpoints import load_model, load_state, resumable_checkpoint, rng_state, run_fingerprint
 from .checkpoints import save_model, save_state, set_rng_state, write_model
-from .config import set_seed
+from .config import atomic_dir, mixed_precision, set_seed
 from .data import TextDataset
-from .evaluation import evaluate
-from .speed import attention_for, autocast_dtype, default_accelerator, fast_dropout_during, mixed_precision
-from .steps import class_weights_for, standard_step, weight_decay_groups
+from .evaluation import dataset_logits, evaluate
+from .config import autocast_dtype
+from .speed import attention_for, default_accelerator, fast_dropout_during
+from .pretraining import weight_decay_groups
+from .steps import class_weights_for, standard_step
 
 # %% ../nbs/02_finetune.ipynb #ea2b2aec
 @dataclass
@@ -50,6 +52,7 @@ class TrainConfig:
     output_dir: str = None            # checkpoints: best/ (the weights `train` returns) and last/ (for resuming)
     log_dir: str = None               # TensorBoard logs
     progress: bool = True             # tqdm progress bars
+    verbose: bool = True              # a line per epoch and when the run starts, resumes or stops; False: silent
     attn_implementation: str = 'auto' # 'auto': eager attention on CPU (measured faster than SDPA here), as loaded on GPU
     fused_adamw: bool = True          # torch's fused AdamW kernel (one pass over the parameters, not several)
     fast_dropout: bool = None         # dropout masks from uniform numbers (`use_fast_dropout`); None: on CPU only
@@ -87,11 +90,15 @@ class TrainResult:
     output_dir: str = None
 
 def validate_training_data(model, train_ds, valid_ds):
-    "Stop with a clear error when the data cannot train `model`: not a `TextDataset`, empty, or labels the model lacks."
+    """Stop with a clear error when the data cannot train `model`: not a `TextDataset`, empty, labels the model lacks,
+    or unlabelled validation data (training data may be unlabelled, for a step that makes its own targets)."""
     for name, ds in (('training', train_ds), ('validation', valid_ds)):
         if ds is None: continue
         if not isinstance(ds, TextDataset): raise TypeError(f'{name} data must be a TextDataset, got {type(ds).__name__}')
         if len(ds) == 0: raise ValueError(f'the {name} set is empty')
+        if ds.labels is None:
+            if name == 'validation': raise ValueError('the validation set needs labels: validation scores predictions')
+            continue
         n = model.config.num_labels
         if ds.labels.max() >= n:
             raise ValueError(f'{name} labels {sorted(set(ds.labels.tolist()))} fall outside the model\'s {n} labels '
@@ -130,6 +137,9 @@ class TrainingRun:
     def out(self): return Path(self.cfg.output_dir) if self.cfg.output_dir else None
     @property
     def unwrapped(self): return self.accelerator.unwrap_model(self.model)
+    def say(self, text: str):
+        "Print `text` once (main process), unless the run is quiet (`cfg.verbose=False`)."
+        if self.cfg.verbose: self.accelerator.print(text)
 
 def prepare_training(model, tokenizer, train_ds, valid_ds, cfg: TrainConfig, accelerator, param_groups=None) -> TrainingRun:
     "Batches, optimiser, schedule and loss for a run of `train`, handed to the accelerator."
@@ -139,6 +149,7 @@ def prepare_training(model, tokenizer, train_ds, valid_ds, cfg: TrainConfig, acc
     truncated = sum(len(x) >= cfg.max_length for x in train_dl.dataset.ids)
     groups = param_groups(model, cfg) if param_groups else weight_decay_groups(model, cfg.weight_decay)  # e.g. per layer
     raw_opt = torch.optim.AdamW(groups, lr=cfg.lr, fused=cfg.fused_adamw or None)
+    if cfg.class_weights and train_ds.labels is None: raise ValueError('class_weights needs labelled training data')
     weights = class_weights_for(train_ds.labels, model.config.num_labels) if cfg.class_weights else None
     model, opt, train_dl = accelerator.prepare(model, raw_opt, train_dl)   # with n processes, each sees 1/n of the batches
     if valid_dl is not None: valid_dl = accelerator.prepare(valid_dl)
@@ -158,7 +169,7 @@ def restore_training(run: TrainingRun, resume_dir) -> dict:
     run.raw_optimizer.load_state_dict(s['optimizer'])
     run.scheduler.load_state_dict(s['scheduler'])
     run.state = s['progress']
-    run.accelerator.print(f"resumed from {resume_dir} after epoch {run.state['epoch']} (step {run.state['step']})")
+    run.say(f"resumed from {resume_dir} after epoch {run.state['epoch']} (step {run.state['step']})")
     if run.state['best_epoch'] is not None: run.best_weights = load_model(run.out/'best')[0].state_dict()
     return s['rng']
 
@@ -168,7 +179,7 @@ def start_logging(run: TrainingRun):
     if cfg.log_dir and acc.is_main_process:
         from torch.utils.tensorboard import SummaryWriter
         run.writer = SummaryWriter(cfg.log_dir)
-    acc.print(f'training on {len(run.train_dl.dataset)} examples ({run.truncated} truncated to {cfg.max_length} word '
+    run.say(f'training on {len(run.train_dl.dataset)} examples ({run.truncated} truncated to {cfg.max_length} word '
               f'pieces), {run.steps_per_epoch} steps per epoch, {acc.num_processes} process(es)')
 
 # %% ../nbs/02_finetune.ipynb #984e8a78
@@ -183,9 +194,10 @@ def train_one_epoch(run: TrainingRun, epoch: int, step) -> tuple:
     running = []
     for i, batch in enumerate(bar):
         # forward and backward, the loss scaled for gradient accumulation
-        n_ex, n_tok = len(batch['labels']), int(batch['attention_mask'].sum())
+        labels = batch.pop('labels', None)                     # None for unlabelled data (masked-LM training)
+        n_ex, n_tok = len(batch['input_ids']), int(batch['attention_mask'].sum())
         with mixed_precision(cfg.precision, acc.device.type):
-            loss = step(run.model, batch, lambda lg, lb: run.loss_fn(lg, lb) / cfg.grad_accum, acc.backward)
+            loss = step(run.model, batch, labels, lambda lg, lb: run.loss_fn(lg, lb) / cfg.grad_accum, acc.backward, cfg)
         if not torch.isfinite(loss):
             raise FloatingPointError(f'loss became {loss.item()} at epoch {epoch}, step {state["step"]} '
                                      f'(lr {run.scheduler.get_last_lr()[0]:.2e}): lower the learning rate; '
@@ -223,7 +235,7 @@ def end_of_epoch(run: TrainingRun, epoch: int, running: list, hooks=()) -> dict:
         else: state['bad_epochs'] += 1
     state['epoch'] = epoch
     state['history'].append(record)
-    acc.print(' '.join(f'{k} {v:.4f}' if isinstance(v, float) else f'{k} {v}' for k, v in record.items()
+    run.say(' '.join(f'{k} {v:.4f}' if isinstance(v, float) else f'{k} {v}' for k, v in record.items()
                        if k != 'valid_confusion'))
     # a checkpoint to resume from: weights, optimiser, schedule, random state, progress
     if out and acc.is_main_process:
@@ -281,9 +293,9 @@ def train(model, tokenizer, train_ds: TextDataset, valid_ds: TextDataset = None,
             running, out_of_time = train_one_epoch(run, epoch, step)
             end_of_epoch(run, epoch, running, hooks)
             if out_of_time:
-                accelerator.print(f'stopping: the time budget of {cfg.max_seconds:.0f}s is spent'); break
+                run.say(f'stopping: the time budget of {cfg.max_seconds:.0f}s is spent'); break
             if stopped_early(run):
-                accelerator.print(f'early stopping: no improvement in {cfg.metric} for {cfg.patience} epochs'); break
+                run.say(f'early stopping: no improvement in {cfg.metric} for {cfg.patience} epochs'); break
     return finish_training(run)
 
 # %% ../nbs/02_finetune.ipynb #595cc7df
@@ -296,50 +308,16 @@ def recipe_config(labels: str = 'binary', **overrides) -> TrainConfig:
     if labels not in RECIPE_EPOCHS: raise ValueError(f"labels must be one of {list(RECIPE_EPOCHS)}, got {labels!r}")
     return TrainConfig(**{**RECIPE, 'epochs': RECIPE_EPOCHS[labels], **overrides})
 
-# %% ../nbs/02_finetune.ipynb #950880c1
-from .exercises import Hint, checker
-
-# %% ../nbs/02_finetune.ipynb #aaf3c89d
-@checker('weight-decay groups')
-def check_decays(decays):
-    "Runs `decays(name, param)` over a tiny BERT's parameters and compares with `weight_decay_groups`; names a misplaced parameter."
-    from llmcourse.models import tiny_bert
-    model = tiny_bert()
-    decayed = {id(p) for p in weight_decay_groups(model, 0.01)[0]['params']}
-    for name, p in model.named_parameters():
-        want, got = id(p) in decayed, bool(decays(name, p))
-        if want != got:
-            kind = 'a LayerNorm weight' if 'LayerNorm' in name else 'a bias' if name.endswith('bias') else 'a weight matrix'
-            raise Hint(f"{name} is {kind}: it should {'' if want else 'not '}be decayed")
-    return 'matrices decayed; biases and LayerNorm weights not'
-
-# %% ../nbs/02_finetune.ipynb #0f0be1c4
-@checker('warm-up schedule')
-def check_lr_at(lr_at):
-    "Compares every step of two schedules with transformers' `get_linear_schedule_with_warmup`."
-    from transformers import get_linear_schedule_with_warmup
-    for total, warm in ((20, 4), (13, 0)):
-        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.5)
-        sched = get_linear_schedule_with_warmup(opt, warm, total)
-        for step in range(total):
-            want, got = opt.param_groups[0]['lr'], float(lr_at(step, total, warm, 0.5))
-            if abs(want - got) > 1e-9:
-                phase = 'warm-up' if step < warm else 'decay'
-                raise Hint(f'with {total} steps ({warm} of warm-up), step {step} ({phase}) should have lr {want:.4f}, yours {got:.4f}')
-            opt.step(); sched.step()
-    return 'matches the library step by step'
-
-# %% ../nbs/02_finetune.ipynb #6b2e814b
-@checker('balanced class weights')
-def check_balanced_weights(balanced_weights):
-    "Compares with `class_weights_for` (scikit-learn's 'balanced'); spots weights that follow frequency instead of its inverse."
-    for labels, k in (([0, 1, 1, 1, 1, 1, 1, 0], 2), ([0, 2, 2, 2, 1, 2], 3), ([1, 1, 0], 3)):
-        want = class_weights_for(labels, k).numpy()
-        got = np.asarray(balanced_weights(np.asarray(labels), k), dtype=float).reshape(-1)
-        if got.shape != want.shape: raise Hint(f'one weight per class: {k} numbers, not {got.size}')
-        if np.allclose(got, want, atol=1e-6): continue
-        counts = np.bincount(labels, minlength=k)
-        if np.all(np.diff(got[counts > 0][np.argsort(counts[counts > 0])]) >= 0): raise Hint('the frequent class got the larger weight: weights go with the inverse of the count')
-        if np.allclose(got[counts > 0] / got[counts > 0].sum(), want[counts > 0] / want[counts > 0].sum(), atol=1e-6): raise Hint('right proportions, wrong scale: the balanced weight is n / (k * count)')
-        raise Hint(f'for labels {labels} the weights are {np.round(want, 3).tolist()}, yours {np.round(got, 3).tolist()}')
-    return 'each class now weighs the same in the loss'
+# %% ../nbs/02_finetune.ipynb #70f4c5c0
+def fine_tune_and_score(make_model, tokenizer, train_ds, valid_ds, test_ds, lr: float, epochs: int, seed: int = 0,
+                        max_length: int = 128, batch_size: int = 16) -> dict:
+    """Fine-tune `make_model()` quietly with `train`, keeping the epoch with the best validation macro-F1; then score the
+    test set once. Returns the validation scores, the kept epoch, the time and each test review's 0/1 correctness."""
+    model = make_model()
+    cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, keep='best',
+                      progress=False, verbose=False)
+    res = train(model, tokenizer, train_ds, valid_ds, cfg)
+    logits, labels = dataset_logits(model, tokenizer, test_ds, max_length, cfg.eval_batch_size)
+    correct = (logits.argmax(-1) == labels).numpy().astype(int)
+    return {'valid_accuracy': res.best['valid_accuracy'], 'valid_macro_f1': res.best['valid_macro_f1'], 'epoch': res.best_epoch,
+            'minutes': res.seconds / 60, 'test_accuracy': float(correct.mean()), 'correct': correct}

@@ -6,8 +6,7 @@
 __all__ = ['sigmoid', 'log_loss_from_scores', 'regularised_loss', 'loss_and_grad', 'numerical_grad', 'relative_error',
            'torch_loss', 'torch_manual_grad', 'gradient_check', 'breast_cancer_split', 'DivergenceWarning',
            'gradient_descent', 'newton', 'LogisticRegression', 'sklearn_reference', 'parity_with_sklearn',
-           'run_estimator_checks', 'benchmark_newton_vs_sklearn', 'print_benchmark', 'make_2d_data', 'boundary_line',
-           'check_grad', 'check_stable_sigmoid', 'check_hessian']
+           'run_estimator_checks', 'benchmark_newton_vs_sklearn', 'print_benchmark', 'make_2d_data', 'boundary_line']
 
 # %% ../nbs/01_logreg.ipynb #aa3edc6c
 import warnings
@@ -259,60 +258,3 @@ def boundary_line(w, b, xs):
     "Points `(xs, ys)` on the decision boundary `w0 x + w1 y + b = 0` (`None` when the boundary is vertical or undefined)."
     if abs(w[1]) < 1e-12: return None
     return xs, -(w[0] * xs + b) / w[1]
-
-# %% ../nbs/01_logreg.ipynb #3c6405cf
-from .exercises import Hint, checker
-
-# %% ../nbs/01_logreg.ipynb #653261aa
-@checker('logistic-regression gradient')
-def check_grad(grad):
-    "Compares `(dw, db)` with central differences of `regularised_loss`, with and without regularisation; names the part that is off."
-    rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(30, 3)), (rng.random(30) < 0.4).astype(float)
-    w, b = rng.normal(size=3), 0.3
-    for alpha in (0.0, 0.5):
-        f = lambda v: regularised_loss(y, X @ v[:3] + v[3], v[:3], alpha)
-        num = numerical_grad(f, np.r_[w, b])
-        dw, db = grad(w.copy(), b, X, y, alpha)
-        dw, db = np.asarray(dw, dtype=float).reshape(-1), float(np.asarray(db).reshape(-1)[0])
-        if dw.shape != (3,): raise Hint(f'dw should have one entry per feature, shape (3,), not {dw.shape}')
-        ew, eb = relative_error(dw, num[:3]), relative_error(np.array([db]), num[3:])
-        if ew < 1e-5 and eb < 1e-5: continue
-        when = 'only with alpha > 0: look at the regularisation term' if alpha else 'even without regularisation'
-        if ew >= 1e-5 and eb < 1e-5: raise Hint(f'your gradient differs from the numerical one in the weights (relative error {ew:.1e}), {when}')
-        if eb >= 1e-5 and ew < 1e-5: raise Hint(f'your gradient differs from the numerical one mainly in the bias term (relative error {eb:.1e}), {when}')
-        ratio = dw / num[:3]
-        if np.allclose(ratio, ratio[0]) and abs(ratio[0] - len(y)) < 1e-3: raise Hint('off by a factor n: the loss is a mean, so is its gradient')
-        raise Hint(f'both parts differ from the numerical gradient (weights {ew:.1e}, bias {eb:.1e}); start from dL/dz = sigma(z) - y')
-    return 'dL/dw = X^T (sigma(z) - y) / n + alpha w and dL/db = mean(sigma(z) - y), as derived'
-
-# %% ../nbs/01_logreg.ipynb #479d8860
-@checker('stable sigmoid')
-def check_stable_sigmoid(stable_sigmoid):
-    "No floating-point warnings at z = +-1000, and agreement with scipy's expit across the range."
-    from scipy.special import expit
-    z = np.array([-1000.0, -745.0, -40.0, -1.0, 0.0, 1.0, 40.0, 745.0, 1000.0])
-    try:
-        with np.errstate(over='raise', invalid='raise', divide='raise'): got = np.asarray(stable_sigmoid(z), dtype=float)
-    except FloatingPointError as e: raise Hint(f'{e} for some z: for negative z write the sigmoid as exp(z) / (1 + exp(z))')
-    if got.shape != z.shape: raise Hint('work elementwise: the result should have the shape of z')
-    bad = ~np.isclose(got, expit(z), rtol=1e-12, atol=1e-300)
-    if bad.any(): raise Hint(f'at z = {z[bad][0]:g} you give {got[bad][0]:.3g}, the sigmoid is {expit(z[bad][0]):.3g}')
-    return 'no overflow at either end'
-
-# %% ../nbs/01_logreg.ipynb #29b44de7
-@checker('logistic-regression Hessian')
-def check_hessian(hessian):
-    "Compares with central differences of the analytic gradient; tells the weight block, the bias row and the regularisation apart."
-    rng = np.random.default_rng(1)
-    X, y, w, b, alpha = rng.normal(size=(25, 3)), (rng.random(25) < 0.5).astype(float), rng.normal(size=3), -0.2, 0.3
-    g = lambda v: np.hstack(loss_and_grad(v[:3], v[3], X, y, alpha)[1:])   # (dL/dw, dL/db) as one vector
-    v, h = np.r_[w, b], 1e-6
-    num = np.stack([(g(v + h * e) - g(v - h * e)) / (2 * h) for e in np.eye(4)], axis=1)
-    got = np.asarray(hessian(w.copy(), b, X, alpha), dtype=float)
-    if got.shape != (4, 4): raise Hint(f'for 3 features the Hessian is 4 x 4 (bias last), not {got.shape}')
-    if np.allclose(got, num, atol=1e-6): return 'H = X1^T diag(s(1-s)) X1 / n, plus alpha on the weight diagonal only'
-    if np.allclose(got[:3, :3], num[:3, :3], atol=1e-6) and abs(got[3, 3] - num[3, 3] - alpha) < 1e-6: raise Hint('the bias is not regularised: no alpha in the last diagonal entry')
-    if np.allclose(got - num, -alpha * np.diag([1, 1, 1, 0]), atol=1e-6): raise Hint('the regularisation term is missing: alpha on the weight diagonal')
-    if not np.allclose(got[:3, :3], num[:3, :3], atol=1e-6): raise Hint('the weight block differs: X^T diag(sigma(z)(1 - sigma(z))) X / n + alpha I')
-    raise Hint('the bias row or column differs: treat the bias as a feature that is always 1')

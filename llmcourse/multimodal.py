@@ -6,8 +6,7 @@
 __all__ = ['DIGIT_WORDS', 'TRAIN_TEMPLATES', 'HELDOUT_TEMPLATES', 'as_digit_images', 'load_digit_images', 'CaptionBank',
            'caption_features', 'ImageEncoder', 'CLIP', 'info_nce', 'train_clip', 'class_embeddings',
            'zero_shot_predict', 'recall_at_k', 'train_classifier', 'train_supervised_cnn', 'image_encoder_features',
-           'digit_html', 'caption_bars_html', 'clip_explorer', 'check_info_nce', 'check_recall_at_k',
-           'check_gated_fusion']
+           'digit_html', 'caption_bars_html', 'clip_explorer']
 
 # %% ../nbs/06_multimodal.ipynb #f268e2e6
 import html, math
@@ -219,52 +218,3 @@ def clip_explorer(model: CLIP, bank: CaptionBank, images, labels, caption: str =
     ui = W.VBox([pick, image_pane, box, caption_pane])
     ui.pick, ui.box, ui.image_pane, ui.caption_pane = pick, box, image_pane, caption_pane
     return ui
-
-# %% ../nbs/06_multimodal.ipynb #c095fb32
-from .exercises import Hint, checker
-
-# %% ../nbs/06_multimodal.ipynb #51d8b893
-@checker('InfoNCE loss')
-def check_info_nce(my_info_nce):
-    "Random unit embeddings at two temperatures, against `info_nce`; spots a one-directional loss and a missing temperature."
-    g = torch.Generator().manual_seed(0)
-    x, t = (F.normalize(torch.randn(6, 5, generator=g), dim=-1) for _ in range(2))
-    for tau in (0.07, 0.5):
-        got = float(my_info_nce(x, t, tau))
-        logits, target = x @ t.T / tau, torch.arange(6)
-        if math.isclose(got, float(F.cross_entropy(logits, target)), rel_tol=1e-4) and not math.isclose(got, float(info_nce(x, t, tau)), rel_tol=1e-4):
-            raise Hint('that is only image to caption: add the caption-to-image direction (the columns) and average the two')
-        if math.isclose(got, float(info_nce(x, t, 1.0)), rel_tol=1e-4) and tau != 1.0:
-            raise Hint('divide the similarities by the temperature before the softmax')
-        if not math.isclose(got, float(info_nce(x, t, tau)), rel_tol=1e-4):
-            raise Hint(f'at temperature {tau} the loss should be {float(info_nce(x, t, tau)):.4f}, got {got:.4f}')
-    return 'symmetric, and sharpened by the temperature'
-
-
-# %% ../nbs/06_multimodal.ipynb #2854ba3d
-@checker('recall@k')
-def check_recall_at_k(my_recall):
-    "Random similarities for 40 queries and 30 items of 5 labels, k = 1, 3, 10, against `recall_at_k`; spots top-1 only."
-    g = torch.Generator().manual_seed(0)
-    sim, q, items = torch.randn(40, 30, generator=g), torch.randint(5, (40,), generator=g), torch.randint(5, (30,), generator=g)
-    for k in (1, 3, 10):
-        got, want = float(my_recall(sim, q, items, k)), recall_at_k(sim, q, items, k)
-        if k > 1 and math.isclose(got, recall_at_k(sim, q, items, 1), abs_tol=1e-6) and not math.isclose(got, want, abs_tol=1e-6):
-            raise Hint(f'at k = {k} your recall equals recall@1: look at the k most similar items, not only the first')
-        if not math.isclose(got, want, abs_tol=1e-6): raise Hint(f'recall@{k} should be {want:.3f}, got {got:.3f}')
-    return 'recall@1, @3 and @10 all match'
-
-
-# %% ../nbs/06_multimodal.ipynb #97902a0c
-@checker('gated fusion')
-def check_gated_fusion(my_gate):
-    "Random hidden vectors and gate logits against the definition; spots a gate without its sigmoid and swapped modalities."
-    g = torch.Generator().manual_seed(0)
-    ht, hm, zl = (torch.randn(4, 6, generator=g) for _ in range(3))
-    got, z = torch.as_tensor(my_gate(ht, hm, zl)), torch.sigmoid(zl)
-    if got.shape != ht.shape: raise Hint(f'the output should have the shape of h_text, {tuple(ht.shape)}; got {tuple(got.shape)}')
-    if torch.allclose(got, zl * ht + (1 - zl) * hm, atol=1e-5): raise Hint('squash the gate logits with a sigmoid first, so z lies in (0, 1)')
-    if torch.allclose(got, (1 - z) * ht + z * hm, atol=1e-5): raise Hint('the modalities are swapped: z weighs the text, 1 - z the metadata')
-    if not torch.allclose(got, z * ht + (1 - z) * hm, atol=1e-5): raise Hint('compare with h = z * h_text + (1 - z) * h_meta')
-    return 'the gate mixes the two modalities per unit'
-

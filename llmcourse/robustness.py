@@ -5,14 +5,14 @@ __all__ = ['attack_outcomes', 'success_rate', 'rate_interval', 'paired_rate_diff
            'choose_setting']
 
 # %% ../nbs/04_adversarial.ipynb #36854b12
-import contextlib, io, time
+import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from .batching import make_loader
 from .data import TextDataset
-from .evaluation import predict_logits
+from .evaluation import dataset_logits
 from .finetune import train
 from .text_attacks import EmbeddingNeighbours, Victim, char_attack, word_attack
 
@@ -52,7 +52,7 @@ def robustness(model, tokenizer, clean: TextDataset, attacked: TextDataset, max_
     """One model's scores: accuracy and share called `positive` on `clean`, and the character and word attacks on
     `attacked` (each review's outcome, for intervals). Returns (scores, the attacks' results)."""
     model.eval()
-    logits, _ = predict_logits(model, make_loader(clean, tokenizer, 64, max_length, shuffle=False))
+    logits, _ = dataset_logits(model, tokenizer, clean, max_length)
     pred = np.asarray(logits).argmax(-1)
     scores = {'accuracy': float((pred == clean.labels).mean()), 'positive share': float((pred == positive).mean()),
               'correct': (pred == clean.labels).astype(int).tolist(), 'positive': (pred == positive).astype(int).tolist()}
@@ -70,7 +70,7 @@ def robustness(model, tokenizer, clean: TextDataset, attacked: TextDataset, max_
 def train_and_score(start_model, tokenizer, train_ds: TextDataset, config, step, score) -> tuple:
     "Train `start_model()` (a fresh copy) with `step` and `config`, quietly, then `score(model)`; returns (model, scores plus training time)."
     model = start_model()
-    with contextlib.redirect_stdout(io.StringIO()): res = train(model, tokenizer, train_ds, None, config, step=step)
+    res = train(model, tokenizer, train_ds, None, replace(config, verbose=False), step=step)
     model.eval()
     return model, {**score(model), 'train seconds': res.seconds, 'steps': res.steps}
 

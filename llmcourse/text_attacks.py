@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .batching import batched_logits
-from .speed import mixed_precision
+from .config import mixed_precision
 
 # %% ../nbs/04_adversarial.ipynb #74da64ef
 STOP_WORDS = frozenset(__import__('sklearn.feature_extraction.text', fromlist=['x']).ENGLISH_STOP_WORDS)

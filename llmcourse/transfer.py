@@ -5,8 +5,7 @@
 # %% auto #0
 __all__ = ['vocabulary_overlap', 'domain_classifier', 'misleading_words', 'nested_stratified_order', 'budget_size',
            'nested_subsets', 'run_method', 'run_grid', 'summarise', 'compare', 'correctness', 'accuracy_table',
-           'paired_comparison', 'ensemble', 'plot_learning_curves', 'predictions_table', 'curves_explorer',
-           'check_nested_budgets', 'check_lora_parameters', 'check_layer_lrs']
+           'paired_comparison', 'ensemble', 'plot_learning_curves', 'predictions_table', 'curves_explorer']
 
 # %% ../nbs/03_transfer.ipynb #8d9460b7
 import time
@@ -225,57 +224,3 @@ def curves_explorer(runs: pd.DataFrame, test: TextDataset, baseline: dict = None
     ui.update, ui.controls, ui.figure = update, {'methods': pick, 'labels': budget}, fig
     update()
     return ui
-
-# %% ../nbs/03_transfer.ipynb #357ad32c
-from .exercises import Hint, checker
-
-# %% ../nbs/03_transfer.ipynb #3c26fa83
-@checker('nested budgets')
-def check_nested_budgets(nested_budgets):
-    "Sizes exact, sets nested, every class in the smallest, shares within one example, repeatable per seed."
-    labels = np.array([0] * 70 + [1] * 25 + [2] * 5)
-    sizes = [10, 30, 60]
-    got = {n: np.asarray(ix) for n, ix in nested_budgets(labels, sizes, 0).items()}
-    for n in sizes:
-        if len(set(got[n].tolist())) != n: raise Hint(f'the budget of {n} holds {len(set(got[n].tolist()))} distinct examples')
-    for small, big in zip(sizes, sizes[1:]):
-        if not set(got[small].tolist()) <= set(got[big].tolist()): raise Hint(f'the {small} examples are not all inside the {big}: draw one order and take its prefixes')
-    if len(set(labels[got[sizes[0]]].tolist())) < 3: raise Hint('a class is missing from the smallest budget: stratify')
-    for n in sizes:
-        for c, share in zip(range(3), np.bincount(labels) / len(labels)):
-            if abs((labels[got[n]] == c).sum() - share * n) > 1: raise Hint(f'class {c} has {(labels[got[n]] == c).sum()} of the {n} examples, expected about {share * n:.1f}')
-    if any(sorted(got[n]) != sorted(nested_budgets(labels, sizes, 0)[n]) for n in sizes): raise Hint('the same seed gave other budgets')
-    return 'nested, exact and stratified'
-
-# %% ../nbs/03_transfer.ipynb #63849a2d
-@checker('LoRA parameter count')
-def check_lora_parameters(lora_parameters):
-    "Counts the LoRA parameters peft adds to tiny BERTs of several shapes; also MiniLM's case."
-    import warnings
-    from llmcourse.models import tiny_bert
-    for hidden, layers, r, targets in ((32, 2, 4, ('query', 'value')), (16, 3, 2, ('query',)), (32, 1, 8, ('query', 'key', 'value'))):
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', FutureWarning)
-            model = lora_model(tiny_bert(hidden=hidden, layers=layers), r=r, targets=targets)
-        want = sum(p.numel() for n, p in model.named_parameters() if 'lora_' in n)
-        got = int(lora_parameters(hidden, layers, r, len(targets)))
-        if got != want:
-            if got * 2 == want: raise Hint('half the count: each adapted matrix gets two factors, A (r x in) and B (out x r)')
-            raise Hint(f'for hidden {hidden}, {layers} layers, r = {r} on {len(targets)} matrices: peft adds {want:,}, you count {got:,}')
-    mini = int(lora_parameters(384, 6, 8, 2))
-    return f'for MiniLM with r = 8 on query and value: {mini:,} parameters, {mini / 22.7e6:.2%} of the model'
-
-# %% ../nbs/03_transfer.ipynb #e82382ac
-@checker('layer-wise rates')
-def check_layer_lrs(layer_lrs):
-    "Compares with the rates `layerwise_lr_groups` gives a tiny BERT's groups; spots the order reversed."
-    from types import SimpleNamespace
-    from llmcourse.models import tiny_bert
-    for layers, decay in ((2, 0.8), (4, 0.5)):
-        groups = layerwise_lr_groups(decay)(tiny_bert(layers=layers), SimpleNamespace(lr=1e-3, weight_decay=0.0))
-        want = sorted({round(g['lr'], 15) for g in groups})
-        got = [float(x) for x in layer_lrs(1e-3, decay, layers)]
-        if len(got) != layers + 2: raise Hint(f'with {layers} layers there are {layers + 2} groups (embeddings, the layers, the head), not {len(got)}')
-        if np.allclose(got, want[::-1]): raise Hint('reversed: the head (last) learns fastest, the embeddings (first) slowest')
-        if not np.allclose(got, want): raise Hint(f'for {layers} layers and decay {decay}: expected {[f"{x:.2e}" for x in want]}, got {[f"{x:.2e}" for x in got]}')
-    return 'the embeddings move least, the head most'

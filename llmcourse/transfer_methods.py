@@ -7,21 +7,20 @@ __all__ = ['METHODS', 'train_source_model', 'map_label_columns', 'lora_model', '
            'method_discriminative', 'method_domain_adapted', 'method_from_scratch']
 
 # %% ../nbs/03_transfer.ipynb #f8464599
-import contextlib, io, math, re, sys
+import math, re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .batching import make_loader
 from .data import TextDataset
-from .evaluation import predict_logits
+from .evaluation import dataset_logits
 from .finetune import RECIPE, RECIPE_EPOCHS, RECIPE_POOLING, recipe_config, train
 from .models import label_maps, load_classifier, load_pretrained, quiet_transformers, resolve_model
 from .probe import linear_probe
 from .run_cache import cached_train, recipe_data, recipe_model, recipe_run_config
-from .steps import no_weight_decay
+from .pretraining import no_weight_decay
 
 # %% ../nbs/03_transfer.ipynb #2a0c5b17
 def train_source_model(source: TextDataset, tokenizer, valid: TextDataset = None, name_or_path=None, epochs: int = 1,
@@ -125,9 +124,9 @@ def finetune_on(setup, model, train_ds, seed, curve: bool = None, param_groups=N
     the validation reviews after each pass, to show convergence; nothing is chosen from that curve. Returns the model and its cost."""
     curve = len(train_ds) == len(setup.train) if curve is None else curve
     cfg = setup.config(len(train_ds), seed, **overrides)
-    log = io.StringIO()                                  # one line per epoch: kept out of the grid's output
-    with quiet_transformers(), contextlib.redirect_stdout(log if not setup.progress else sys.stdout):
-        res = train(model, setup.tokenizer, train_ds, setup.valid if curve else None, cfg, param_groups=param_groups)
+    with quiet_transformers():                           # a line per epoch only when the setup shows progress
+        res = train(model, setup.tokenizer, train_ds, setup.valid if curve else None, replace(cfg, verbose=setup.progress),
+                    param_groups=param_groups)
     return model, run_cost(model, res, cfg)
 
 def run_cost(model, res, cfg) -> dict:
@@ -138,7 +137,7 @@ def run_cost(model, res, cfg) -> dict:
 
 def logits_on(setup, model, ds):
     "The model's logits for every example of `ds`, in order."
-    return predict_logits(model, make_loader(ds, setup.tokenizer, 64, setup.max_length, shuffle=False))[0].float()
+    return dataset_logits(model, setup.tokenizer, ds, setup.max_length)[0].float()
 
 def scored(setup, model, info: dict, logits_fn=None) -> tuple:
     "What every method returns: its class probabilities on the test and the validation reviews, and `info` (what it cost)."

@@ -9,7 +9,7 @@ import pandas as pd
 
 from llmcourse.benchmark import benchmark_training
 from llmcourse.data import load_drug_reviews
-from llmcourse.speed import native_bf16
+from llmcourse.config import native_bf16
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__)

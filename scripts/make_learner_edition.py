@@ -59,7 +59,7 @@ def is_solution(cell) -> bool:
 
 
 def module_of(nb) -> str:
-    "The notebook's `default_exp` module, where its exercise checkers live."
+    "The notebook's `default_exp` module (its exercise checkers live in `<module>_checks`)."
     return default_module(nb.cells)
 
 
@@ -90,6 +90,7 @@ def learner_notebook(path: Path):
         code = strip_directives(src)
         if in_exercises and exported:
             checkers += [n for n in defined_names(src) if n.startswith('check_')]
+            checks_module = export_module(src, module)           # the chapter's module of checkers
             continue
         if exported:
             code, names = stub_functions(code)
@@ -100,7 +101,7 @@ def learner_notebook(path: Path):
         if code.strip(): cells.append(nbformat.v4.new_code_cell(code))
     if checkers:
         first_ex = next(i for i, c in enumerate(cells) if c.cell_type == 'markdown' and c.source.startswith('## Exercises'))
-        cells.insert(first_ex + 1, nbformat.v4.new_code_cell(f"from llmcourse.{module} import {', '.join(checkers)}"))
+        cells.insert(first_ex + 1, nbformat.v4.new_code_cell(f"from llmcourse.{checks_module} import {', '.join(checkers)}"))
     out = nbformat.v4.new_notebook(cells=cells, metadata={k: v for k, v in nb.metadata.items() if k in ('kernelspec', 'language_info')})
     for i, c in enumerate(out.cells): c.id = f'{path.stem[:2]}-{i:03d}'    # stable ids: regenerating changes nothing
     return out

@@ -33,7 +33,7 @@ def run_notebook(path: Path, write_back: bool) -> float:
 def cpu_description() -> str:
     "The processor this run measures, and which precision the course's 'auto' picks on it."
     import torch
-    from llmcourse.speed import native_bf16
+    from llmcourse.config import native_bf16
     cpuinfo = Path('/proc/cpuinfo')
     names = [l.split(':', 1)[1].strip() for l in cpuinfo.read_text().splitlines() if l.startswith('model name')] \
         if cpuinfo.exists() else []

@@ -147,8 +147,8 @@ def test_fgm_step_leaves_the_embedding_weights_and_hooks_as_they_were(tok):
     model = tiny_bert(seed=0).train()
     layer = model.get_input_embeddings()
     before = layer.weight.detach().clone()
-    b = dict(batch_of(tok, [TEXT, 'Awful, made me sick.'])); b['labels'] = torch.tensor([1, 0])
-    loss = fgm_step(eps=1.0)(model, b, torch.nn.functional.cross_entropy, lambda l: l.backward())
+    b = dict(batch_of(tok, [TEXT, 'Awful, made me sick.']))
+    loss = fgm_step(eps=1.0)(model, b, torch.tensor([1, 0]), torch.nn.functional.cross_entropy, lambda l: l.backward())
     assert torch.isfinite(loss)
     assert torch.equal(layer.weight, before) and not layer._forward_hooks
     assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
@@ -159,8 +159,8 @@ def test_adversarial_gradient_differs_from_the_clean_one(tok):
     for name, step in [('clean', standard_step), ('fgm', fgm_step(eps=5.0))]:
         model = tiny_bert(seed=0).train()
         torch.manual_seed(0)
-        b = dict(batch_of(tok, [TEXT])); b['labels'] = torch.tensor([1])
-        step(model, b, torch.nn.functional.cross_entropy, lambda l: l.backward())
+        b = dict(batch_of(tok, [TEXT]))
+        step(model, b, torch.tensor([1]), torch.nn.functional.cross_entropy, lambda l: l.backward())
         grads[name] = model.classifier.weight.grad.clone()
     assert not torch.allclose(grads['clean'], grads['fgm'])
 
@@ -173,7 +173,7 @@ def swaps(tok, model):
 @pytest.mark.parametrize('make', ['fgm', 'pgd', 'freelb', 'discrete'])
 def test_adversarial_training_runs_through_the_shared_helper(tok, swaps, make):
     step = {'fgm': lambda: fgm_step(eps=0.5), 'pgd': lambda: pgd_step(eps=0.5, steps=3), 'freelb': lambda: freelb_step(eps=0.5),
-            'discrete': lambda: discrete_step(swaps, share=0.2, max_length=32)}[make]()
+            'discrete': lambda: discrete_step(swaps, share=0.2)}[make]()   # truncates where the run does
     ds = load_drug_reviews('train').sample(16)
     res = train(tiny_bert(seed=0), tok, ds, None, TrainConfig(epochs=1, lr=1e-3, batch_size=8, max_length=32,
                                                               progress=False), step=step)
@@ -226,3 +226,10 @@ def test_a_second_attack_reuses_the_word_ranking(tok, model):
     first = char_attack(victim, TEXT, label, max_words=1)
     again = char_attack(victim, TEXT, label, max_words=1)
     assert first.queries > again.queries and first.edits == again.edits
+
+
+def test_the_discrete_step_refuses_a_max_length_other_than_the_runs(tok, swaps):
+    ds = load_drug_reviews('train').sample(8)
+    with pytest.raises(ValueError, match='discrete_step was given max_length 64 but the run truncates at 32'):
+        train(tiny_bert(seed=0), tok, ds, None, TrainConfig(epochs=1, lr=1e-3, batch_size=8, max_length=32, progress=False),
+              step=discrete_step(swaps, share=0.2, max_length=64))

@@ -6,7 +6,7 @@ import run_course
 
 def test_the_cpu_description_names_the_precision_the_chapters_use(monkeypatch):
     for native in (True, False):
-        monkeypatch.setattr('llmcourse.speed.native_bf16', lambda: native)
+        monkeypatch.setattr('llmcourse.config.native_bf16', lambda: native)
         text = run_course.cpu_description()
         assert f"native bf16: {'yes' if native else 'no'}" in text
         assert text.endswith('bf16' if native else 'float32')

@@ -34,6 +34,7 @@ def _namespace(chapter) -> dict:
                 and all(re.match(r'\s*(import |from |#\||$)', l) for l in lines)):
             exec(c.source, ns)
     exec(f'from llmcourse.{_module(chapter)} import *', ns)
+    exec(f'from llmcourse.{_module(chapter)}_checks import *', ns)
     return ns
 
 
@@ -151,10 +152,16 @@ WRONG = {
 }
 
 
-def _checker(name):
+def _checks_of(module):
+    "Where a chapter's checkers live: its own module of checks (`models_checks` for `models`), or `exercises`."
     import importlib
+    try: return importlib.import_module(f'llmcourse.{module}_checks')
+    except ModuleNotFoundError: return importlib.import_module(f'llmcourse.{module}')
+
+
+def _checker(name):
     module, fn = name.split('.')
-    return getattr(importlib.import_module(f'llmcourse.{module}'), fn)
+    return getattr(_checks_of(module), fn)
 
 
 @pytest.mark.parametrize('name', sorted(WRONG))
@@ -175,7 +182,6 @@ def test_checker_reports_a_missing_answer_without_raising(name):
 
 
 def test_every_checker_has_a_wrong_answer_test():
-    import importlib
     found = {f'{m}.{n}' for m in {k.split('.')[0] for k in WRONG} | {_module(c) for c in CHAPTERS}
-             for n in dir(importlib.import_module(f'llmcourse.{m}')) if n.startswith('check_')}
+             for n in getattr(_checks_of(m), '__all__', ()) if n.startswith('check_')}
     assert found == set(WRONG), found ^ set(WRONG)

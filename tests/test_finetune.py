@@ -17,7 +17,8 @@ from llmcourse.checkpoints import load_model, load_state, save_model, save_state
 from llmcourse.evaluation import evaluate, predict
 from llmcourse.finetune import train, TrainConfig
 from llmcourse.speed import fast_dropout, fast_dropout_attention, FAST_EAGER, FastDropout, use_fast_dropout
-from llmcourse.steps import class_weights_for, standard_step, weight_decay_groups
+from llmcourse.pretraining import weight_decay_groups
+from llmcourse.steps import class_weights_for, standard_step
 from llmcourse.models import tiny_bert
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,7 +136,8 @@ def test_one_step_lowers_the_loss_on_a_fixed_batch(tok, data):
     batch = next(iter(make_loader(data[0], tok, 8, 48, shuffle=False)))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.functional.cross_entropy
-    before = standard_step(model, dict(batch), loss_fn, lambda l: l.backward())
+    inputs = {k: v for k, v in batch.items() if k != 'labels'}
+    before = standard_step(model, inputs, batch['labels'], loss_fn, lambda l: l.backward())
     opt.step(); opt.zero_grad()
     with torch.no_grad():
         after = loss_fn(model(**{k: v for k, v in batch.items() if k != 'labels'}).logits, batch['labels'])

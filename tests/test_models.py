@@ -4,7 +4,8 @@ import torch
 
 from llmcourse import models
 from llmcourse.data import LABELS_THREE
-from llmcourse.models import (bundled_model_dir, load_classifier, load_encoder, load_tokenizer, mean_pool,
+from llmcourse.pooling import mean_pool
+from llmcourse.models import (bundled_model_dir, load_classifier, load_encoder, load_tokenizer,
                               resolve_model, sentence_features, tiny_bert, token_table, tokenizer_explorer)
 
 

@@ -1,6 +1,7 @@
 """The package keeps the shape its readers rely on: one idea per module, functions that fit on a screen,
 and no module reaching into another's private names."""
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,51 @@ def test_set_attention_reaches_the_encoder_when_the_head_class_cannot_switch(mon
     assert m.base_model.config._attn_implementation == 'eager'
     out = m(input_ids=torch.tensor([[101, 2000, 102]]), output_attentions=True)
     assert len(out.attentions) == m.config.num_hidden_layers
+
+
+# The map of the package: which notebook writes each module, and which modules each one imports (at the top or inside
+# a function). The chapters build on each other in order, and so do their modules.
+NOTEBOOKS = sorted(p.stem for p in (PKG.parent/'nbs').glob('*.ipynb') if p.stem != 'index')
+
+
+def home_notebook(path: Path) -> str:
+    "The notebook that writes a module: the one its 'File to edit' line names."
+    found = re.search(r'File to edit: \.\./nbs/(\S+)\.ipynb', path.read_text())
+    return found.group(1) if found else None
+
+
+def package_imports(path: Path) -> set:
+    "The package's modules that `path` imports, wherever in the file the import stands."
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module: names.add(node.module.split('.')[0])
+        elif isinstance(node, ast.ImportFrom) and (node.module or '').startswith('llmcourse.'): names.add(node.module.split('.')[1])
+        elif isinstance(node, ast.ImportFrom) and node.module == 'llmcourse': names |= {a.name for a in node.names}
+        elif isinstance(node, ast.Import): names |= {a.name.split('.')[1] for a in node.names if a.name.startswith('llmcourse.')}
+    return names & {p.stem for p in MODULES}
+
+
+GRAPH = {p.stem: package_imports(p) - {p.stem} for p in MODULES if p.stem != '__init__'}
+
+
+def test_no_module_imports_itself_round_a_circle():
+    def circle_from(start, node, path):
+        for nxt in GRAPH.get(node, ()):
+            if nxt == start: return path + [nxt]
+            if nxt not in path and (found := circle_from(start, nxt, path + [nxt])): return found
+    circles = [' -> '.join(c) for m in GRAPH if (c := circle_from(m, m, [m]))]
+    assert not circles, f'import circles: {circles}'
+
+
+@pytest.mark.parametrize('path', [p for p in MODULES if p.stem != '__init__'], ids=lambda p: p.name)
+def test_no_module_imports_one_from_a_later_notebook(path):
+    home = home_notebook(path)
+    assert home in NOTEBOOKS, f'{path.name} names no notebook of nbs/ as its source'
+    later = sorted(m for m in GRAPH[path.stem] if NOTEBOOKS.index(home_notebook(PKG/f'{m}.py')) > NOTEBOOKS.index(home))
+    assert not later, f'{path.name} ({home}) imports modules of later notebooks: ' + \
+        ', '.join(f'{m} ({home_notebook(PKG/f"{m}.py")})' for m in later)
+
+
+def test_the_library_never_redirects_stdout():
+    users = [p.name for p in MODULES if 'redirect_stdout' in p.read_text()]
+    assert not users, f'{users} redirect stdout: make the noisy call quiet instead (TrainConfig(verbose=False))'

@@ -6,13 +6,14 @@ from contextlib import redirect_stdout
 import pytest
 import torch
 
-import llmcourse.speed as speed
+import llmcourse.config as config
 from llmcourse.batching import make_loader
 from llmcourse.data import load_drug_reviews
 from llmcourse.evaluation import evaluate
 from llmcourse.finetune import TrainConfig, train
 from llmcourse.models import tiny_bert
-from llmcourse.speed import autocast_dtype, fast_dropout, mixed_precision, native_bf16, use_fast_dropout
+from llmcourse.config import autocast_dtype, mixed_precision, native_bf16
+from llmcourse.speed import fast_dropout, use_fast_dropout
 
 
 @pytest.mark.parametrize('avx512_bf16, amx, native', [(True, False, True), (False, True, True), (False, False, False)])
@@ -24,7 +25,7 @@ def test_native_bf16_reads_torchs_cpu_probes(monkeypatch, avx512_bf16, amx, nati
 
 @pytest.mark.parametrize('native', [True, False])
 def test_auto_means_bf16_only_on_a_cpu_with_native_bf16(monkeypatch, native):
-    monkeypatch.setattr(speed, 'native_bf16', lambda: native)
+    monkeypatch.setattr(config, 'native_bf16', lambda: native)
     assert autocast_dtype('auto', 'cpu') == (torch.bfloat16 if native else None)
     assert autocast_dtype('auto', 'cuda') is None                  # a GPU keeps the accelerator's own choice
     assert autocast_dtype('fp32', 'cpu') is None and autocast_dtype('bf16', 'cpu') == torch.bfloat16

@@ -13,7 +13,8 @@ from dataclasses import replace
 from llmcourse.finetune import TrainConfig
 from llmcourse.models import tiny_bert
 from llmcourse.checkpoints import load_adapter, save_adapter
-from llmcourse.mlm import domain_adapt, load_masked_lm, mask_tokens, mlm_corpus, mlm_head_parameters, mlm_pretrain
+from llmcourse.mlm import domain_adapt, load_masked_lm, mlm_corpus, mlm_head_parameters, mlm_pretrain
+from llmcourse.pretraining import mask_tokens
 from llmcourse.transfer import (accuracy_table, compare, correctness, ensemble, nested_stratified_order, nested_subsets,
                                 paired_comparison, run_grid, run_method, summarise, vocabulary_overlap)
 from llmcourse.transfer_methods import (layerwise_lr_groups, lora_model, map_label_columns, METHODS,
