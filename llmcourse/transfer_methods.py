@@ -8,19 +8,21 @@ __all__ = ['METHODS', 'train_source_model', 'map_label_columns', 'lora_model', '
 
 # %% ../nbs/03_transfer.ipynb #f8464599
 import math, re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .checkpoints import RESUME_IGNORES
 from .data import TextDataset
 from .evaluation import dataset_logits
-from .finetune import RECIPE, RECIPE_EPOCHS, RECIPE_POOLING, recipe_config, train
+from .finetune import TrainConfig, train
 from .models import label_maps, load_classifier, load_pretrained, quiet_transformers, resolve_model
-from .probe import linear_probe
-from .run_cache import cached_train, recipe_data, recipe_model, recipe_run_config
 from .pretraining import no_weight_decay
+from .probe import linear_probe
+from .recipe import RECIPE, RECIPE_POOLING, recipe_config, recipe_data, recipe_model, recipe_run_config
+from .run_cache import cached_train
 
 # %% ../nbs/03_transfer.ipynb #2a0c5b17
 def train_source_model(source: TextDataset, tokenizer, valid: TextDataset = None, name_or_path=None, epochs: int = 1,
@@ -89,10 +91,8 @@ class TransferSetup:
     dapt_dir: str = None               # the domain-adapted (MLM) encoder
     label_map: dict = None             # target label -> source label, for zero-shot
     recipe_models: bool = False        # fine-tuning on all labels loads chapter 02's recipe models from the run cache
-    epochs: int = RECIPE_EPOCHS['binary']
-    max_length: int = RECIPE['max_length']
-    batch_size: int = RECIPE['batch_size']
-    lr: float = RECIPE['lr']
+    recipe: TrainConfig = field(default_factory=lambda: RECIPE)   # chapter 02's recipe: every fine-tuning run starts from it
+    epochs: int = None                 # passes on all labels (None: the recipe's)
     min_steps: int = 20                # a subset gets at least this many optimiser steps (16 labels = 1 step per pass) ...
     subset_class_weights: bool = True  # ... and a class-balanced loss (without it few-label runs settle on the majority class)
     lora_r: int = 8
@@ -104,19 +104,18 @@ class TransferSetup:
 
     def config(self, n: int, seed: int, **overrides):
         "The recipe for `n` labelled reviews: for all of them chapter 02's recipe as it is; for a subset at least `min_steps` steps and class weights."
-        cfg = recipe_config('binary', epochs=self.epochs, max_length=self.max_length, batch_size=self.batch_size,
-                            lr=self.lr, seed=seed, progress=self.progress)
+        cfg = replace(self.recipe, epochs=self.epochs or self.recipe.epochs, seed=seed, progress=self.progress)
         if n < len(self.train):
-            per_pass = math.ceil(n / self.batch_size)
-            steps = max(self.min_steps, self.epochs * per_pass)
+            per_pass = math.ceil(n / cfg.batch_size)
+            steps = max(self.min_steps, cfg.epochs * per_pass)
             cfg = replace(cfg, epochs=math.ceil(steps / per_pass), max_steps=steps, class_weights=self.subset_class_weights)
         return replace(cfg, **overrides)
 
     def fingerprint(self) -> dict:
         "Everything that changes a result: runs cached under another fingerprint are recomputed."
-        keep = ('name_or_path', 'source_dir', 'dapt_dir', 'label_map', 'recipe_models', 'epochs', 'max_length', 'batch_size',
-                'lr', 'min_steps', 'subset_class_weights', 'lora_r', 'lora_targets', 'lora_lr', 'layer_decay', 'layer_lr')
-        return ({k: getattr(self, k) for k in keep} | {'lora_targets': str(self.lora_targets)}
+        keep = ('name_or_path', 'source_dir', 'dapt_dir', 'label_map', 'recipe_models', 'epochs', 'min_steps',
+                'subset_class_weights', 'lora_r', 'lora_targets', 'lora_lr', 'layer_decay', 'layer_lr')
+        return ({k: getattr(self, k) for k in keep} | {'lora_targets': str(self.lora_targets), 'recipe': self.recipe.changes()}
                 | {'train': len(self.train), 'valid': len(self.valid), 'test': len(self.test)})
 
 def finetune_on(setup, model, train_ds, seed, curve: bool = None, param_groups=None, **overrides) -> tuple:
@@ -137,7 +136,7 @@ def run_cost(model, res, cfg) -> dict:
 
 def logits_on(setup, model, ds):
     "The model's logits for every example of `ds`, in order."
-    return dataset_logits(model, setup.tokenizer, ds, setup.max_length)[0].float()
+    return dataset_logits(model, setup.tokenizer, ds, setup.recipe.max_length)[0].float()
 
 def scored(setup, model, info: dict, logits_fn=None) -> tuple:
     "What every method returns: its class probabilities on the test and the validation reviews, and `info` (what it cost)."
@@ -173,7 +172,7 @@ def method_linear_probe(setup, train_ds, seed):
     "Chapter 01's logistic regression on frozen mean-pooled features."
     smallest = np.bincount(train_ds.labels, minlength=len(train_ds.label_names)).min()
     if smallest < 2: raise ValueError(f'the linear probe needs at least 2 examples of each label to cross-validate, got {smallest}')
-    r = linear_probe(train_ds, setup.test, max_length=setup.max_length, folds=int(min(5, smallest)), seed=seed,
+    r = linear_probe(train_ds, setup.test, max_length=setup.recipe.max_length, folds=int(min(5, smallest)), seed=seed,
                      name_or_path=setup.name_or_path, valid=setup.valid, progress=setup.progress)
     return r['probabilities'], r['valid_probabilities'], {'examples_trained': len(train_ds), 'trainable': None}
 
@@ -188,8 +187,8 @@ def _recipe_model(setup, seed):
     if sorted(setup.train.texts) != sorted(recipe_data('binary')[0].texts) or setup.name_or_path is not None:
         raise ValueError("recipe_models needs the recipe's training reviews (recipe_data) and the bundled encoder")
     made, wanted = recipe_run_config('binary', seed), setup.config(len(setup.train), seed)
-    differ = [k for k in ('epochs', 'lr', 'batch_size', 'max_length', 'class_weights', 'keep') if getattr(made, k) != getattr(wanted, k)]
-    if differ: raise ValueError(f"chapter 02's recipe models were trained with other {differ} than this setup asks for")
+    if replace(made, **{k: getattr(wanted, k) for k in RESUME_IGNORES}) != wanted:    # what the run learns must agree
+        raise ValueError(f"chapter 02's recipe models were trained with {made.changes()}; this setup asks for {wanted.changes()}")
     model, res, _ = recipe_model('binary', seed, RECIPE_POOLING, setup.tokenizer)
     return model, run_cost(model, res, made)
 

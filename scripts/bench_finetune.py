@@ -8,21 +8,20 @@ import argparse
 import pandas as pd
 
 from llmcourse.benchmark import benchmark_training
-from llmcourse.data import load_drug_reviews
 from llmcourse.config import native_bf16
+from llmcourse.recipe import RECIPE, recipe_data
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument('--budget', type=float, default=90, help='seconds of training per method at equal time (0: skip)')
     ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
-    ap.add_argument('--max-length', type=int, default=256)
+    ap.add_argument('--max-length', type=int, default=RECIPE.max_length)
     ap.add_argument('--rounds', type=int, default=2,
                     help='time every method this many times, alternating forward and reverse order, and average')
     ap.add_argument('--bf16', action=argparse.BooleanOptionalAction, default=native_bf16(),
                     help='add bf16 rows (default: where the CPU has native bf16)')
     args = ap.parse_args()
-    speed, equal_time, matmul = benchmark_training(load_drug_reviews('train'), load_drug_reviews('valid'),
-                                                   load_drug_reviews('test'), max_length=args.max_length,
+    speed, equal_time, matmul = benchmark_training(*recipe_data('binary'), max_length=args.max_length,
                                                    budget_seconds=args.budget or None, seeds=args.seeds, bf16=args.bf16,
                                                    rounds=args.rounds)
     pd.set_option('display.width', 160)

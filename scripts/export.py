@@ -8,12 +8,20 @@ every notebook in nbdev's order, with a module maker that writes each module afr
 run meets it and appends to it after that. Then, as `nbdev_export` does, it updates `__init__.py` and
 `_modidx.py`.
 
-    python scripts/export.py      # instead of nbdev_export (which skips when IN_TEST is set; so does this)
+    python scripts/export.py      # or plain `nbdev_export` in the course's environment: scripts/setup.sh points it here
+
+It exports the notebooks of this checkout, whatever arguments it is given (nbdev's `--path` and `--procs` are ignored:
+the package is always made from every notebook). Like `nbdev_export`, it does nothing when IN_TEST is set.
 """
 import os
 import sys
 
 from nbtools import ROOT, notebooks
+
+
+def get_lib():
+    from nbdev.config import get_config
+    return get_config().lib_path.name
 
 
 def export():
@@ -38,3 +46,4 @@ def export():
 if __name__ == '__main__':
     if os.environ.get('IN_TEST'): sys.exit(0)     # as nbdev_export: notebooks run under nbdev_test export nothing
     export()
+    print(f'exported nbs/ to {get_lib()}/ (scripts/export.py)')

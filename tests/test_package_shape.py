@@ -105,3 +105,30 @@ def test_no_module_imports_one_from_a_later_notebook(path):
 def test_the_library_never_redirects_stdout():
     users = [p.name for p in MODULES if 'redirect_stdout' in p.read_text()]
     assert not users, f'{users} redirect stdout: make the noisy call quiet instead (TrainConfig(verbose=False))'
+
+
+def test_plain_nbdev_export_in_a_clean_copy_makes_the_committed_package(tmp_path):
+    "The command a contributor used to nbdev types, in the course's environment, on a copy of the notebooks."
+    import os, shutil, subprocess, sys
+    root = PKG.parent
+    for part in ('nbs', 'scripts', 'llmcourse'): shutil.copytree(root/part, tmp_path/part, ignore=shutil.ignore_patterns('__pycache__'))
+    shutil.copy(root/'settings.ini', tmp_path)
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path/'llmcourse').rglob('*.py')}
+    command = Path(sys.executable).parent/'nbdev_export'
+    env = {k: v for k, v in os.environ.items() if k != 'IN_TEST'}
+    done = subprocess.run([str(command)], cwd=tmp_path/'nbs', env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    after = {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path/'llmcourse').rglob('*.py')}
+    changed = sorted(str(k) for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, f'plain nbdev_export changed {changed}: run `bash scripts/setup.sh` (it points nbdev_export at scripts/export.py)'
+
+
+def test_the_recipe_is_defined_once_as_its_changes_to_the_defaults():
+    from llmcourse.finetune import TrainConfig
+    from llmcourse.recipe import RECIPE
+    assert isinstance(RECIPE, TrainConfig) and set(RECIPE.changes()) == {'epochs', 'lr', 'keep'}
+    where = [p.relative_to(PKG.parent).as_posix() for p in MODULES + sorted((PKG.parent/'scripts').glob('*.py'))
+             if re.search(r'^RECIPE\w* = ', p.read_text(), flags=re.M)]
+    assert where == ['llmcourse/recipe.py'], f'the recipe is defined in {where}'
+    literal = [p.name for p in sorted((PKG.parent/'scripts').glob('*.py')) if re.search(r'\b(max_length|default)=256\b', p.read_text())]
+    assert not literal, f'{literal} write the recipe\'s maximum length by hand: use RECIPE.max_length'

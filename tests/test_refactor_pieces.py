@@ -11,7 +11,8 @@ import torch
 
 from llmcourse.batching import batched_logits, padded_chunks
 from llmcourse.data import load_drug_reviews
-from llmcourse.finetune import RECIPE, RECIPE_EPOCHS, TrainConfig, recipe_config, train
+from llmcourse.finetune import TrainConfig, train
+from llmcourse.recipe import RECIPE, RECIPE_EPOCHS, recipe_config
 from llmcourse.grid import run_cached
 from llmcourse.models import tiny_bert
 from llmcourse.speed import FAST_EAGER, FastDropout, fast_dropout_during
@@ -43,7 +44,7 @@ def test_train_gives_the_model_back_unpatched_when_the_loss_becomes_nan(tok):
 
 def test_recipe_config_is_chapter_02s_recipe():
     cfg = recipe_config('three', seed=2)
-    assert (cfg.lr, cfg.keep, cfg.epochs, cfg.seed) == (RECIPE['lr'], 'last', RECIPE_EPOCHS['three'], 2)
+    assert (cfg.lr, cfg.keep, cfg.epochs, cfg.seed) == (RECIPE.lr, 'last', RECIPE_EPOCHS['three'], 2)
     assert recipe_config('binary', epochs=1).epochs == 1
     with pytest.raises(ValueError, match='labels must be one of'): recipe_config('five')
 

@@ -5,6 +5,7 @@ from contextlib import redirect_stdout
 import pytest
 import torch
 
+import llmcourse.recipe as recipe
 import llmcourse.run_cache as run_cache
 from llmcourse.data import load_drug_reviews
 from llmcourse.finetune import TrainConfig
@@ -63,15 +64,15 @@ def test_a_name_that_is_not_a_folder_name_is_refused(tok, data, tmp_path):
 def test_recipe_model_comes_from_the_cache_after_the_first_call(tok, tmp_path, monkeypatch):
     monkeypatch.setenv('LLMCOURSE_FAST', '1')
     monkeypatch.setattr(run_cache, 'checkpoints_dir', lambda: tmp_path/'checkpoints')
-    monkeypatch.setattr(run_cache, 'runs_dir', lambda: tmp_path/'runs')
-    monkeypatch.setattr(run_cache, 'load_classifier', lambda label_names, seed, pooling:
+    monkeypatch.setattr(recipe, 'runs_dir', lambda: tmp_path/'runs')
+    monkeypatch.setattr(recipe, 'load_classifier', lambda label_names, seed, pooling:
                         tiny_bert(label_names, seed=seed, pooling=pooling))
-    tr, va, te = run_cache.recipe_data('binary')
+    tr, va, te = recipe.recipe_data('binary')
     assert (len(tr), len(va), len(te)) == (48, 24, 48)
     with redirect_stdout(io.StringIO()):
-        m1, r1, hit1 = run_cache.recipe_model('binary', 0, 'mean', tok, max_length=32, progress=False)
-        m2, r2, hit2 = run_cache.recipe_model('binary', 0, 'mean', tok, max_length=32, progress=False)
-        _, _, hit3 = run_cache.recipe_model('binary', 1, 'mean', tok, max_length=32, progress=False)
+        m1, r1, hit1 = recipe.recipe_model('binary', 0, 'mean', tok, max_length=32, progress=False)
+        m2, r2, hit2 = recipe.recipe_model('binary', 0, 'mean', tok, max_length=32, progress=False)
+        _, _, hit3 = recipe.recipe_model('binary', 1, 'mean', tok, max_length=32, progress=False)
     assert (hit1, hit2, hit3) == (False, True, False) and len(r1.history) == 1 and r1.history == r2.history
     assert all(torch.equal(a, b) for a, b in zip(m1.state_dict().values(), m2.state_dict().values()))
     assert len(list((tmp_path/'checkpoints'/'cache').iterdir())) == 2 and any((tmp_path/'runs').iterdir())

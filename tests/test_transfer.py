@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -8,13 +9,12 @@ import torch
 import llmcourse.mlm as mlm
 from llmcourse.data import TextDataset, load_drug_reviews, load_tweets
 from llmcourse.checkpoints import save_model
-from dataclasses import replace
-
 from llmcourse.finetune import TrainConfig
 from llmcourse.models import tiny_bert
 from llmcourse.checkpoints import load_adapter, save_adapter
 from llmcourse.mlm import domain_adapt, load_masked_lm, mlm_corpus, mlm_head_parameters, mlm_pretrain
 from llmcourse.pretraining import mask_tokens
+from llmcourse.recipe import RECIPE
 from llmcourse.transfer import (accuracy_table, compare, correctness, ensemble, nested_stratified_order, nested_subsets,
                                 paired_comparison, run_grid, run_method, summarise, vocabulary_overlap)
 from llmcourse.transfer_methods import (layerwise_lr_groups, lora_model, map_label_columns, METHODS,
@@ -34,8 +34,8 @@ def setup(tok, tmp_path_factory):
     return TransferSetup(tok, load_drug_reviews('train').sample(24), load_drug_reviews('valid').sample(8),
                          load_drug_reviews('test').sample(12),
                          name_or_path=str(work/'pretrained'), source_dir=source['dir'], dapt_dir=str(work/'dapt'),
-                         label_map={'negative': 'negative', 'positive': 'positive'}, max_length=32, batch_size=8,
-                         epochs=1, min_steps=2, lora_lr=1e-2)
+                         label_map={'negative': 'negative', 'positive': 'positive'},
+                         recipe=replace(RECIPE, max_length=32, batch_size=8), epochs=1, min_steps=2, lora_lr=1e-2)
 
 
 # --- label budgets ---
@@ -207,7 +207,7 @@ def test_grid_caches_finished_runs(setup, tmp_path, monkeypatch):
     assert len(runs) == 4 and len(calls) == 4 and set(runs.labels) == {4, len(setup.train)}
     again = run_grid(setup, ['fake'], [4, None], [0, 1], cache=cache, progress=False)
     assert len(calls) == 4 and again.accuracy.tolist() == runs.accuracy.tolist()
-    run_grid(replace(setup, lr=1.0), ['fake'], [4], [0], cache=cache, progress=False)   # another recipe: recomputed
+    run_grid(replace(setup, recipe=replace(setup.recipe, lr=1.0)), ['fake'], [4], [0], cache=cache, progress=False)   # another recipe: recomputed
     assert len(calls) == 5
 
 
