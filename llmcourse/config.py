@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'fast_mode', 'pick', 'mode_banner', 'set_seed', 'course_root', 'cache_dir', 'mode_dir', 'figures_dir',
-           'checkpoints_dir', 'runs_dir', 'save_figure', 'atomic_dir', 'cached_folder', 'cache_key',
-           'atomic_write_text', 'results_path', 'record_result', 'native_bf16', 'autocast_dtype', 'mixed_precision']
+           'checkpoints_dir', 'runs_dir', 'save_figure', 'atomic_dir', 'cached_folder', 'atomic_write_text',
+           'results_path', 'record_result', 'native_bf16', 'autocast_dtype', 'mixed_precision']
 
 # %% ../nbs/00_config.ipynb #ab756d20
 import json, os, random, shutil, tempfile
@@ -93,17 +93,12 @@ def atomic_dir(dest: Path, write):
         if tmp.exists(): shutil.rmtree(tmp)
 
 def cached_folder(folder, make) -> tuple:
-    """The course's one run cache: `folder` (named by a key of what made it, `cache_key`) is made once, by `make(tmp)`
+    """The course's one run cache: `folder` (named by a hash of what made it) is made once, by `make(tmp)`
     writing into a temporary folder that `atomic_dir` swaps in whole; later calls find it. Returns (folder, from_cache)."""
     folder = Path(folder)
     if folder.is_dir(): return folder, True
     atomic_dir(folder, make)
     return folder, False
-
-def cache_key(*parts) -> str:
-    "A short hash of `parts` (anything JSON can write, by value): the name of a run-cache entry."
-    import hashlib
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 def atomic_write_text(path: Path, text: str):
     "Write `text` to `path` through a temporary file and a rename: a reader sees the old text or the new, never half."

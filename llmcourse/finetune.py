@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['TrainConfig', 'TrainResult', 'validate_training_data', 'TrainingRun', 'prepare_training', 'restore_training',
            'start_logging', 'train_one_epoch', 'end_of_epoch', 'stopped_early', 'finish_training', 'train',
-           'fine_tune_and_score']
+           'fine_tune_and_score', 'serve_tensorboard']
 
 # %% ../nbs/02_finetune.ipynb #bf530ff6
 import json, math, time
@@ -316,3 +316,16 @@ def fine_tune_and_score(make_model, tokenizer, train_ds, valid_ds, test_ds, lr: 
     correct = (logits.argmax(-1) == labels).numpy().astype(int)
     return {'valid_accuracy': res.best['valid_accuracy'], 'valid_macro_f1': res.best['valid_macro_f1'], 'epoch': res.best_epoch,
             'minutes': res.seconds / 60, 'test_accuracy': float(correct.mean()), 'correct': correct}
+
+# %% ../nbs/02_finetune.ipynb #16806224
+def serve_tensorboard(logdir=None, port: int = None) -> str:
+    "Serve the TensorBoard logs in `logdir` (the course's `runs_dir()` by default) on 127.0.0.1; returns the address."
+    import socket
+    from tensorboard import program
+    from llmcourse.config import runs_dir
+    logdir = runs_dir() if logdir is None else logdir
+    if port is None:                                           # a free port, so a second server never collides
+        with socket.socket() as s: s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
+    board = program.TensorBoard()
+    board.configure(argv=[None, '--logdir', str(logdir), '--host', '127.0.0.1', '--port', str(port)])
+    return board.launch()

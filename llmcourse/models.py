@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import cache_dir
+from .config import cache_dir, cached_folder
 from .data import LABELS_BINARY
 from .pooling import mean_pool
 
@@ -141,21 +141,20 @@ def sentence_features(texts, name_or_path=None, max_length: int = 128, batch_siz
     if not texts: raise ValueError('sentence_features: no texts given')
     if not all(isinstance(t, str) for t in texts): raise TypeError('sentence_features: texts must be strings')
     where = resolve_model(name_or_path)
-    path = cache_dir()/f'features-{_features_key(where, texts, max_length)}.npy'
-    if cache and path.exists(): return np.load(path)
-    tok, enc = load_tokenizer(where), load_encoder(where)
-    order = np.argsort([len(t) for t in texts])  # similar lengths together: less padding, faster
-    out = np.zeros((len(texts), enc.config.hidden_size), dtype=np.float32)
-    with torch.inference_mode():
-        for i in tqdm(range(0, len(texts), batch_size), desc='encoding', disable=not progress):
-            idx = order[i:i+batch_size]
-            b = tok([texts[j] for j in idx], padding=True, truncation=True, max_length=max_length, return_tensors='pt')
-            out[idx] = mean_pool(enc(**b).last_hidden_state, b['attention_mask']).numpy()
-    if cache:
-        tmp = path.with_name(path.stem + '.tmp.npy')
-        np.save(tmp, out)
-        os.replace(tmp, path)
-    return out
+    def encode() -> np.ndarray:
+        tok, enc = load_tokenizer(where), load_encoder(where)
+        order = np.argsort([len(t) for t in texts])  # similar lengths together: less padding, faster
+        out = np.zeros((len(texts), enc.config.hidden_size), dtype=np.float32)
+        with torch.inference_mode():
+            for i in tqdm(range(0, len(texts), batch_size), desc='encoding', disable=not progress):
+                idx = order[i:i+batch_size]
+                b = tok([texts[j] for j in idx], padding=True, truncation=True, max_length=max_length, return_tensors='pt')
+                out[idx] = mean_pool(enc(**b).last_hidden_state, b['attention_mask']).numpy()
+        return out
+    if not cache: return encode()
+    folder, _ = cached_folder(cache_dir()/f'features-{_features_key(where, texts, max_length)}',   # the run cache, as all
+                              lambda tmp: np.save(tmp/'features.npy', encode()))
+    return np.load(folder/'features.npy')
 
 # %% ../nbs/00_models.ipynb #6c977e11
 def token_table(text: str, tokenizer=None, max_length: int = None):

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .config import cache_key, cached_folder, checkpoints_dir, mixed_precision, set_seed
+from .config import cached_folder, checkpoints_dir, mixed_precision, set_seed
 from .transformer import attention, causal_mask, padding_mask
 
 # %% ../nbs/01_pretraining.ipynb #daf5a9cf

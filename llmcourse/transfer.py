@@ -17,7 +17,7 @@ import torch
 from .batching import batched_logits
 from .data import TextDataset
 from .evaluation import metrics_from_predictions
-from .grid import run_cached
+from .run_cache import cached_results
 from .stats import bootstrap_interval, paired_difference
 from .transfer_methods import METHODS, layerwise_lr_groups, lora_model
 
@@ -108,7 +108,7 @@ def run_grid(setup, methods, sizes, seeds, cache=None, progress: bool = True, re
         if m != 'zero-shot (tweets model)': return run_method(setup, m, subsets[s][n], s)
         if not zero_shot: zero_shot.update(run_method(setup, m, subsets[s][n], s))
         return {**zero_shot, 'labels': n, 'seed': s}
-    return pd.DataFrame(run_cached(jobs, run, setup.fingerprint(), cache, 'transfer runs', progress))
+    return pd.DataFrame(cached_results(jobs, run, setup.fingerprint(), cache, 'transfer runs', progress))
 
 def summarise(runs: pd.DataFrame, metric: str = 'accuracy') -> pd.DataFrame:
     "Mean and spread (population std over seeds) of `metric` per method and label budget."

@@ -20,7 +20,7 @@ from .evaluation import dataset_logits
 from .finetune import TrainConfig, train
 from .models import label_maps, load_classifier, load_pretrained, quiet_transformers, resolve_model
 from .pretraining import no_weight_decay
-from .probe import linear_probe
+from .logreg import linear_probe
 from .recipe import RECIPE, RECIPE_POOLING, recipe_config, recipe_data, recipe_model, recipe_run_config
 from .run_cache import cached_train
 

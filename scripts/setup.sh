@@ -30,20 +30,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# `nbdev_export` in this environment runs the project's exporter: nbdev's own appends a second copy of every cell
-# that names its module (`#| export batching`), so in this project it would corrupt the package. Outside a
-# checkout of the course the command is nbdev's, unchanged. (pip may put nbdev's back: this runs on every setup.)
-cat > "$VENV/bin/nbdev_export" <<'WRAPPER'
-#!/usr/bin/env bash
-# Written by llmcourse's scripts/setup.sh: nbdev's exporter, with each module of the course written afresh.
-root="$PWD"                                   # the project is where nbdev finds it: the nearest settings.ini above
-while [ "$root" != / ] && [ ! -f "$root/settings.ini" ]; do root="$(dirname "$root")"; done
-if [ -f "$root/scripts/export.py" ] && grep -q '^lib_name = llmcourse' "$root/settings.ini" 2>/dev/null; then
-  exec "$(dirname "$0")/python" "$root/scripts/export.py" "$@"
-fi
-exec "$(dirname "$0")/python" -c 'import sys; from nbdev.doclinks import nbdev_export; sys.exit(nbdev_export())' "$@"
-WRAPPER
-chmod +x "$VENV/bin/nbdev_export"
+# `nbdev_export` in this environment runs the project's exporter (nbdev's own would corrupt the package)
+bash "$ROOT/scripts/install_nbdev_export.sh" "$VENV"
 
 # Nothing in the course may reach a model hub: fail fast instead of hanging.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false

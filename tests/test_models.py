@@ -64,7 +64,7 @@ def test_sentence_features_are_cached_and_order_independent(tmp_path, monkeypatc
     monkeypatch.setenv('LLMCOURSE_CACHE', str(tmp_path))
     texts = ['short one', 'a much longer sentence about a drug that helped', 'ok']
     f = sentence_features(texts, progress=False)
-    assert f.shape == (3, 384) and len(list(tmp_path.glob('features-*.npy'))) == 1
+    assert f.shape == (3, 384) and len(list(tmp_path.glob('features-*/features.npy'))) == 1
     single = sentence_features(texts[1:2], cache=False, progress=False)
     np.testing.assert_allclose(f[1], single[0], atol=1e-5)     # batching and padding do not change a text's feature
     np.testing.assert_array_equal(sentence_features(texts, progress=False), f)

@@ -50,7 +50,7 @@ def test_set_attention_reaches_the_encoder_when_the_head_class_cannot_switch(mon
     from llmcourse.models import tiny_bert
     from llmcourse.speed import set_attention
     m = tiny_bert(pooling='mean').eval()
-    monkeypatch.setattr(type(m), '_can_set_attn_implementation_cached_value', False, raising=False)
+    monkeypatch.setattr(type(m), '_can_set_attn_implementation', classmethod(lambda cls: False))
     m.set_attn_implementation('eager')
     assert m.base_model.config._attn_implementation != 'eager'          # the head class alone does not switch
     set_attention(m, 'eager')

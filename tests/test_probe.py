@@ -1,7 +1,7 @@
 import numpy as np
 
 from llmcourse.data import load_drug_reviews
-from llmcourse.probe import linear_probe
+from llmcourse.logreg import linear_probe
 
 
 def test_linear_probe_scores_test_and_validation_with_probabilities():

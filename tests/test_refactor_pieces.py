@@ -13,7 +13,7 @@ from llmcourse.batching import batched_logits, padded_chunks
 from llmcourse.data import load_drug_reviews
 from llmcourse.finetune import TrainConfig, train
 from llmcourse.recipe import RECIPE, RECIPE_EPOCHS, recipe_config
-from llmcourse.grid import run_cached
+from llmcourse.run_cache import cached_results
 from llmcourse.models import tiny_bert
 from llmcourse.speed import FAST_EAGER, FastDropout, fast_dropout_during
 
@@ -49,15 +49,15 @@ def test_recipe_config_is_chapter_02s_recipe():
     with pytest.raises(ValueError, match='labels must be one of'): recipe_config('five')
 
 
-def test_run_cached_runs_each_job_once_and_redoes_them_under_another_config(tmp_path):
+def test_cached_results_runs_each_job_once_and_redoes_them_under_another_config(tmp_path):
     calls = []
     def run(job): calls.append(job); return {'job': job, 'square': job * job}
     cache = tmp_path/'runs.json'
     jobs = {f'j{i}': i for i in range(3)}
-    assert [r['square'] for r in run_cached(jobs, run, {'a': 1}, cache, progress=False)] == [0, 1, 4]
-    assert run_cached({**jobs, 'j3': 3}, run, {'a': 1}, cache, progress=False)[-1]['square'] == 9
+    assert [r['square'] for r in cached_results(jobs, run, {'a': 1}, cache, progress=False)] == [0, 1, 4]
+    assert cached_results({**jobs, 'j3': 3}, run, {'a': 1}, cache, progress=False)[-1]['square'] == 9
     assert calls == [0, 1, 2, 3]                                   # the cached three were not run again
-    run_cached(jobs, run, {'a': 2}, cache, progress=False)
+    cached_results(jobs, run, {'a': 2}, cache, progress=False)
     assert calls[4:] == [0, 1, 2] and json.loads(cache.read_text())['config'] == {'a': 2}
 
 
