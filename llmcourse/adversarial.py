@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from .batching import padded_chunks
 from .data import TextDataset
+from .models import MAX_LENGTH
 from .text_attacks import (AttackResult, EmbeddingNeighbours, Victim, attack_summary, char_attack, edits_html,
                                     attackable, char_edits, greedy_attack, require_eval_mode, word_attack)
 
@@ -77,7 +78,7 @@ def _predict_with(model, batch, delta):
     with perturbed_embeddings(model, lambda out: delta): return model(**batch).logits.argmax(-1)
 
 def accuracy_under_embedding_attack(model, tokenizer, ds: TextDataset, epsilons, steps: int = 1, norm: str = 'l2',
-                                    max_length: int = 256, batch_size: int = 32, per_piece: bool = True) -> pd.DataFrame:
+                                    max_length: int = MAX_LENGTH, batch_size: int = 32, per_piece: bool = True) -> pd.DataFrame:
     "Accuracy on `ds` with each example's embeddings pushed by FGSM or PGD, for each epsilon (per word piece unless `per_piece=False`)."
     require_eval_mode(model)
     rows = []
@@ -232,7 +233,7 @@ def discrete_step(table: SwapTable, share: float = 0.1, adv_weight: float = 1.0,
     return step
 
 # %% ../nbs/04_adversarial.ipynb #9a9456d7
-def playground_view(models: dict, tokenizer, text: str, attack: str, budget: int, max_length: int = 256) -> dict:
+def playground_view(models: dict, tokenizer, text: str, attack: str, budget: int, max_length: int = MAX_LENGTH) -> dict:
     "Attack `text` on each model with the chosen attack and word budget: results and probabilities before and after."
     out = {}
     for name, model in models.items():
@@ -244,7 +245,7 @@ def playground_view(models: dict, tokenizer, text: str, attack: str, budget: int
         out[name] = {'result': r, 'before': victim.probs([text])[0], 'after': victim.probs([r.adversarial])[0]}
     return out
 
-def attack_playground(models: dict, tokenizer, examples, names, max_length: int = 256):
+def attack_playground(models: dict, tokenizer, examples, names, max_length: int = MAX_LENGTH):
     "A widget: pick or type a review, choose an attack and its budget; each model is attacked side by side."
     import ipywidgets as W
     examples = list(examples)

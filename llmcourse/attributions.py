@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from .guards import require_fine_tuned, encode_one
+from .models import MAX_LENGTH
 
 # %% ../nbs/05_explore.ipynb #f13ff079
 def _logits_fn(model):
@@ -32,7 +33,7 @@ def _prepare(model, tokenizer, text, target, max_length):
     if not 0 <= target < logits.shape[-1]: raise ValueError(f'target {target} is not a class of this model (0..{logits.shape[-1] - 1})')
     return enc, ids, mask, target, logits
 
-def integrated_gradients(model, tokenizer, text, target: int = None, n_steps: int = 50, max_length: int = 256) -> dict:
+def integrated_gradients(model, tokenizer, text, target: int = None, n_steps: int = 50, max_length: int = MAX_LENGTH) -> dict:
     "Integrated Gradients (captum) of the `target` logit with respect to the word embeddings, one score per word piece, with its completeness error."
     from captum.attr import LayerIntegratedGradients
     enc, ids, mask, target, logits = _prepare(model, tokenizer, text, target, max_length)
@@ -47,7 +48,7 @@ def integrated_gradients(model, tokenizer, text, target: int = None, n_steps: in
             'baseline_logit': base_logit, 'completeness_error': abs(float(scores.sum()) - gap),
             'relative_completeness_error': abs(float(scores.sum()) - gap) / max(abs(gap), 1e-12), 'note': enc['note']}
 
-def gradient_x_input(model, tokenizer, text, target: int = None, max_length: int = 256) -> dict:
+def gradient_x_input(model, tokenizer, text, target: int = None, max_length: int = MAX_LENGTH) -> dict:
     "Gradient of the `target` logit times the word embeddings (captum), one score per word piece."
     from captum.attr import LayerGradientXActivation
     enc, ids, mask, target, _ = _prepare(model, tokenizer, text, target, max_length)
@@ -67,7 +68,7 @@ def word_spans(text, enc) -> list:
     return out
 
 @torch.no_grad()
-def occlusion(model, tokenizer, text, target: int = None, max_length: int = 256) -> pd.DataFrame:
+def occlusion(model, tokenizer, text, target: int = None, max_length: int = MAX_LENGTH) -> pd.DataFrame:
     "For each word: the `target` logit of the full text minus that with the word's pieces removed."
     enc, ids, mask, target, logits = _prepare(model, tokenizer, text, target, max_length)
     spans = word_spans(text, enc)
@@ -84,7 +85,7 @@ def occlusion(model, tokenizer, text, target: int = None, max_length: int = 256)
     return pd.DataFrame({'word': [w for w, _, _ in spans], 'occlusion': drop,
                          'start': [c[0] for *_, c in spans], 'end': [c[1] for *_, c in spans]})
 
-def word_attributions(model, tokenizer, text, target: int = None, n_steps: int = 50, max_length: int = 256) -> tuple:
+def word_attributions(model, tokenizer, text, target: int = None, n_steps: int = 50, max_length: int = MAX_LENGTH) -> tuple:
     "IG, gradient x input and occlusion side by side, one row per word (word-piece scores summed), plus the IG result."
     ig = integrated_gradients(model, tokenizer, text, target, n_steps, max_length)
     gxi = gradient_x_input(model, tokenizer, text, ig['target'], max_length)

@@ -16,10 +16,10 @@ from .config import set_seed
 from .data import TextDataset
 from .evaluation import evaluate
 from .finetune import TrainConfig, train
-from .models import load_classifier, load_tokenizer
+from .models import MAX_LENGTH, load_classifier, load_tokenizer
 
 # %% ../nbs/02_finetune.ipynb #4ac9c746
-def naive_loop(model, tokenizer, ds: TextDataset, lr: float = 1e-5, epochs: int = 1, max_length: int = 256,
+def naive_loop(model, tokenizer, ds: TextDataset, lr: float = 1e-5, epochs: int = 1, max_length: int = MAX_LENGTH,
                max_examples: int = None, max_seconds: float = None, seed: int = 0, progress: bool = True) -> dict:
     "The article's loop, minimally repaired: one example per optimiser step, AdamW at a constant rate, nothing more."
     from tqdm.auto import tqdm
@@ -139,7 +139,7 @@ def equal_time_table(methods: dict, model_fn, seeds, budget_seconds: float, vali
     return pd.DataFrame(rows)
 
 def benchmark_training(ds: TextDataset, valid: TextDataset, test: TextDataset = None, steps: int = None, batch_size: int = 16,
-                       max_length: int = 256, budget_seconds: float = 60, lr: float = 1e-4, seeds=(0,), model_fn=None,
+                       max_length: int = MAX_LENGTH, budget_seconds: float = 60, lr: float = 1e-4, seeds=(0,), model_fn=None,
                        tokenizer=None, bf16: bool = False, rounds: int = 1, matmul_size: int = 2048) -> tuple:
     "Throughput of ours, Trainer (defaults, grouped) and the naive loop over the same examples (one pass unless `steps`), with `bf16` also ours and grouped Trainer in bf16; then accuracy after an equal time budget (`budget_seconds`; None: skipped). Returns the two tables and the float32 matmul rate (`matmul_size` cubed multiplies)."
     tokenizer = tokenizer or load_tokenizer()

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['DRUG_PACKAGE', 'DRUG_PIP', 'TWEET_PACKAGE', 'TWEET_PIP', 'LABELS_BINARY', 'LABELS_THREE', 'LABEL_SCHEMES',
-           'data_search_dirs', 'package_dir', 'TextDataset', 'clean_review', 'find_duplicates',
+           'data_search_dirs', 'package_dir', 'TextDataset', 'clean_review', 'refuse_test_texts', 'find_duplicates',
            'drug_review_duplicates', 'load_drug_reviews', 'majority_baseline', 'clean_tweet', 'load_tweets']
 
 # %% ../nbs/00_data.ipynb #c1a09e7b
@@ -138,6 +138,15 @@ def _shipped_drug_reviews() -> dict:
     return frames
 
 # %% ../nbs/00_data.ipynb #9bfa0772
+def refuse_test_texts(texts, forbidden, what: str) -> list:
+    """`texts` as a list, or a clear error when any of them is one of the test texts `forbidden`: `what` (pretraining,
+    say) must never see the test set, or the scores measured on it would no longer be test scores."""
+    texts, forbidden = list(texts), set(forbidden)
+    leaked = [t for t in texts if t in forbidden]
+    if leaked: raise ValueError(f'{len(leaked)} {what} corpus texts are test texts, e.g. {leaked[0][:60]!r}: {what} must '
+                                'never see the test set, or the scores measured on it would no longer be test scores')
+    return texts
+
 def find_duplicates(frames: dict, text_col: str = 'review') -> pd.DataFrame:
     "One row per text that occurs more than once across the `frames` (split name to DataFrame), with counts per split."
     long = pd.concat([pd.DataFrame({'text': df[text_col].values, 'split': s}) for s, df in frames.items()],

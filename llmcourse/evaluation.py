@@ -11,8 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from .batching import LengthGroupedBatches, make_loader
-from .data import TextDataset
 from .config import mixed_precision
+from .data import TextDataset
+from .models import MAX_LENGTH, eval_mode, model_label_names
 
 # %% ../nbs/02_finetune.ipynb #0f813787
 class TruncationWarning(UserWarning):
@@ -28,18 +29,16 @@ def metrics_from_predictions(labels, preds, n_classes: int) -> dict:
 @torch.no_grad()
 def predict_logits(model, loader, accelerator=None, precision: str = 'auto') -> tuple:
     "Logits and labels of every example of `loader`, in the dataset's order (forward passes under `mixed_precision`)."
-    was_training = model.training
-    model.eval()
     sampler = getattr(loader, 'batch_sampler', None)
     in_order = accelerator is None and isinstance(sampler, LengthGroupedBatches)
     order = [i for b in sampler for i in b] if in_order else None
     logits, labels, device_type = [], [], next(model.parameters()).device.type
-    for batch in loader:
-        labels.append(batch.pop('labels'))
-        with mixed_precision(precision, device_type): out = model(**batch).logits
-        if accelerator is not None: out, labels[-1] = accelerator.gather_for_metrics((out, labels[-1]))
-        logits.append(out.float().cpu())
-    model.train(was_training)
+    with eval_mode(model):
+        for batch in loader:
+            labels.append(batch.pop('labels'))
+            with mixed_precision(precision, device_type): out = model(**batch).logits
+            if accelerator is not None: out, labels[-1] = accelerator.gather_for_metrics((out, labels[-1]))
+            logits.append(out.float().cpu())
     logits, labels = torch.cat(logits), torch.cat(labels).cpu()
     if order is not None and len(order) == len(logits):
         inv = np.empty(len(order), dtype=int); inv[np.asarray(order)] = np.arange(len(order))
@@ -55,7 +54,7 @@ def evaluate(model, loader, accelerator=None, precision: str = 'auto') -> dict:
 
 # %% ../nbs/02_finetune.ipynb #22e9735c
 @torch.no_grad()
-def predict(model, tokenizer, texts, batch_size: int = 64, max_length: int = 256, precision: str = 'auto') -> tuple:
+def predict(model, tokenizer, texts, batch_size: int = 64, max_length: int = MAX_LENGTH, precision: str = 'auto') -> tuple:
     "Predicted label names and class probabilities (one row per text) for raw `texts`."
     texts = [texts] if isinstance(texts, str) else list(texts)
     if not texts: raise ValueError('predict: no texts given')
@@ -66,7 +65,7 @@ def predict(model, tokenizer, texts, batch_size: int = 64, max_length: int = 256
     longer = sum(len(ids) > max_length for ids in tokenizer(texts, truncation=False)['input_ids'])
     if longer: warnings.warn(f'predict: {longer} of {len(texts)} texts are longer than {max_length} word pieces; the model '
                              'reads only their beginning (raise max_length, up to 512, to read more)', TruncationWarning)
-    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    names = model_label_names(model)
     ds = TextDataset(texts, np.zeros(len(texts), dtype=int), names)
     probs = dataset_logits(model, tokenizer, ds, max_length, batch_size, precision)[0].softmax(-1).numpy()
     return [ds.label_names[i] for i in probs.argmax(1)], probs

@@ -17,17 +17,16 @@ from .attributions import attribution_html, word_attributions
 from .calibration import expected_calibration_error, fit_temperature, nll, reliability_table
 from .data import TextDataset
 from .guards import require_fine_tuned, encode_one
+from .models import MAX_LENGTH, eval_mode, model_label_names
 from .speed import set_attention
 
 # %% ../nbs/05_explore.ipynb #66ffba01
 @torch.no_grad()
-def attention_maps(model, tokenizer, text, max_length: int = 256) -> dict:
+def attention_maps(model, tokenizer, text, max_length: int = MAX_LENGTH) -> dict:
     "Attention weights of every layer and head for one text: an array (layers, heads, pieces, pieces), rows summing to 1."
     enc = encode_one(tokenizer, text, max_length)
     set_attention(model, 'eager')                          # SDPA kernels return no weights
-    was_training = model.training; model.eval()
-    out = model(**enc['batch'], output_attentions=True)
-    model.train(was_training)
+    with eval_mode(model): out = model(**enc['batch'], output_attentions=True)
     if not out.attentions: raise RuntimeError(f'{type(model).__name__} returned no attention weights: it must pass '
                                               'output_attentions on to its encoder and run eager attention')
     return {'tokens': enc['tokens'], 'attention': torch.stack(out.attentions)[:, 0].float().numpy(), 'note': enc['note'],
@@ -92,11 +91,11 @@ def error_rates_by(ds: TextDataset, probs, column: str, min_count: int = 5) -> p
 # %% ../nbs/05_explore.ipynb #c22e2a97
 class Explainer:
     "A fine-tuned classifier with its tokenizer and fitted temperature: predictions, attributions and attention for one text."
-    def __init__(self, model, tokenizer, temperature: float = 1.0, max_length: int = 256, n_steps: int = 50):
+    def __init__(self, model, tokenizer, temperature: float = 1.0, max_length: int = MAX_LENGTH, n_steps: int = 50):
         if not temperature > 0: raise ValueError(f'temperature must be > 0, got {temperature}')
         self.model, self.tokenizer = require_fine_tuned(model).eval(), tokenizer
         self.temperature, self.max_length, self.n_steps = temperature, max_length, n_steps
-        self.names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        self.names = model_label_names(model)
 
     def explain(self, text: str, layer: int = 0, head: int = 0) -> dict:
         "Everything the explorer shows for `text`: calibrated and raw probabilities, word attributions, attention maps."

@@ -22,6 +22,7 @@ from .checkpoints import save_model, save_state, set_rng_state, write_model
 from .config import atomic_dir, mixed_precision, set_seed
 from .data import TextDataset
 from .evaluation import dataset_logits, evaluate
+from .models import MAX_LENGTH, model_label_names
 from .config import autocast_dtype
 from .speed import attention_for, default_accelerator, fast_dropout_during
 from .pretraining import weight_decay_groups
@@ -36,7 +37,7 @@ class TrainConfig:
     lr: float = 5e-5                  # peak learning rate, reached after warm-up
     batch_size: int = 16              # examples per forward/backward pass
     grad_accum: int = 1               # passes per optimiser step: effective batch = batch_size * grad_accum
-    max_length: int = 256             # longer texts are truncated (stated in the log)
+    max_length: int = MAX_LENGTH             # longer texts are truncated (stated in the log)
     warmup_ratio: float = 0.1         # share of optimiser steps spent warming up linearly from 0
     weight_decay: float = 0.01        # AdamW decoupled weight decay (not on biases and LayerNorm)
     grad_clip: float = 1.0            # clip the global gradient norm to this (None: off)
@@ -108,7 +109,7 @@ def validate_training_data(model, train_ds, valid_ds):
         if ds.labels.max() >= n:
             raise ValueError(f'{name} labels {sorted(set(ds.labels.tolist()))} fall outside the model\'s {n} labels '
                              f'{list(model.config.id2label.values())}')
-        names = [model.config.id2label[i] for i in range(n)]
+        names = model_label_names(model)
         if list(ds.label_names) != names and not all(nm.startswith('LABEL_') for nm in names):
             raise ValueError(f'{name} label names {ds.label_names} differ from the model\'s {names}')
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from .models import quiet_transformers
+from .models import MAX_LENGTH, quiet_transformers
 
 # %% ../nbs/05_explore.ipynb #8e2e27b1
 class UntrainedHeadError(ValueError):
@@ -39,7 +39,7 @@ def load_fine_tuned(path):
                                        'pretrained encoder, not a fine-tuned classifier')
     return require_fine_tuned(model.eval()), AutoTokenizer.from_pretrained(path)
 
-def encode_one(tokenizer, text, max_length: int = 256) -> dict:
+def encode_one(tokenizer, text, max_length: int = MAX_LENGTH) -> dict:
     "Tokenise one text for inspection: the batch, its word pieces, and a note when the text was cut."
     if not isinstance(text, str): raise TypeError(f'expected a string, got {type(text).__name__}')
     if not text.strip(): raise ValueError('the text is empty: give a review to explain')

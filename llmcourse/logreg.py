@@ -13,6 +13,8 @@ __all__ = ['sigmoid', 'log_loss_from_scores', 'regularised_loss', 'loss_and_grad
 import warnings
 
 import numpy as np
+from .models import MAX_LENGTH
+
 
 # %% ../nbs/01_logreg.ipynb #89f3bb36
 def sigmoid(z):
@@ -261,7 +263,7 @@ def boundary_line(w, b, xs):
     return xs, -(w[0] * xs + b) / w[1]
 
 # %% ../nbs/01_logreg.ipynb #ee456a73
-def linear_probe(train, test, max_length: int = 256, alphas=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), folds: int = 5,
+def linear_probe(train, test, max_length: int = MAX_LENGTH, alphas=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), folds: int = 5,
                  seed: int = 0, name_or_path=None, valid=None, progress: bool = True) -> dict:
     """Logistic regression on frozen mean-pooled MiniLM features: L2 strength chosen by cross-validation on `train`, scored
     once on `test` (and on `valid`, if given, for choices made outside the probe)."""

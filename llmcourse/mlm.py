@@ -14,20 +14,17 @@ import torch.nn.functional as F
 from .batching import padded_chunks
 from .checkpoints import save_model
 from .config import set_seed
-from .data import TextDataset
+from .data import TextDataset, refuse_test_texts
 from .finetune import TrainConfig, train
-from .models import load_pretrained
+from .models import eval_mode, load_pretrained
 from .pretraining import mask_tokens
 
 # %% ../nbs/03_transfer.ipynb #379bf08f
 def mlm_corpus(texts, forbidden) -> list:
     "The texts for masked-language-model training; fails if any of them occurs in `forbidden` (the test texts)."
-    texts, forbidden = list(texts), set(forbidden)
+    texts = list(texts)
     if not texts: raise ValueError('the MLM corpus is empty')
-    leaked = [t for t in texts if t in forbidden]
-    if leaked: raise ValueError(f'{len(leaked)} MLM corpus texts are test texts, e.g. {leaked[0][:60]!r}: '
-                                'domain-adaptive pretraining must never see the test set')
-    return texts
+    return refuse_test_texts(texts, forbidden, 'domain-adaptive pretraining')
 
 def _maskable(batch, tokenizer):
     special = torch.tensor(sorted(set(tokenizer.all_special_ids)))
@@ -58,13 +55,12 @@ def mlm_step(tokenizer, p: float = 0.15):
 @torch.no_grad()
 def mlm_eval_loss(model, tokenizer, texts, max_length: int = 128, p: float = 0.15, seed: int = 0) -> float:
     "Masked-LM loss on `texts` with a fixed masking (same positions each call), for before/after comparisons."
-    g = torch.Generator().manual_seed(seed)
-    was_training = model.training; model.eval()
-    losses, weights = [], []
-    for _, b in padded_chunks(tokenizer, texts, 32, max_length):
-        inputs, labels = mask_tokens(b['input_ids'], _maskable(b, tokenizer), tokenizer.mask_token_id, len(tokenizer), p, g)
-        losses.append(float(mlm_loss_on(model, inputs, b['attention_mask'], labels))); weights.append(int((labels != -100).sum()))
-    model.train(was_training)
+    g, losses, weights = torch.Generator().manual_seed(seed), [], []
+    with eval_mode(model):
+        for _, b in padded_chunks(tokenizer, texts, 32, max_length):
+            inputs, labels = mask_tokens(b['input_ids'], _maskable(b, tokenizer), tokenizer.mask_token_id, len(tokenizer), p, g)
+            losses.append(float(mlm_loss_on(model, inputs, b['attention_mask'], labels)))
+            weights.append(int((labels != -100).sum()))
     return float(np.average(losses, weights=weights))
 
 def load_masked_lm(name_or_path=None):

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from .config import cached_folder, checkpoints_dir, mixed_precision, set_seed
+from .data import refuse_test_texts
+from .models import eval_mode, load_tokenizer
 from .transformer import attention, causal_mask, padding_mask
 
 # %% ../nbs/01_pretraining.ipynb #daf5a9cf
@@ -23,11 +25,7 @@ def pretraining_corpus(texts, forbidden) -> list:
     "The non-empty texts to pretrain on; a clear error when there are none, or when any of them is a test text (`forbidden`)."
     texts = [t for t in texts if isinstance(t, str) and t.strip()]
     if not texts: raise ValueError('the pretraining corpus is empty: give it some texts')
-    forbidden = set(forbidden)
-    leaked = [t for t in texts if t in forbidden]
-    if leaked: raise ValueError(f'{len(leaked)} corpus texts are test texts, e.g. {leaked[0][:60]!r}: pretraining must never '
-                                'see the test set, or the fine-tuned scores would no longer be test scores')
-    return texts
+    return refuse_test_texts(texts, forbidden, 'pretraining')
 
 def pack(tokenizer, texts, block: int = 128) -> torch.Tensor:
     """The texts' word pieces one after another, each text ended by [SEP], cut into blocks of `block` pieces that each
@@ -87,13 +85,11 @@ def weight_decay_groups(model, weight_decay: float) -> list:
 @torch.no_grad()
 def heldout_score(model, objective, blocks, batch_size: int = 64, seed: int = 0) -> dict:
     "Loss and accuracy of `objective` on held-out `blocks`, with the same (seeded) masking at every call, in eval mode."
-    g, was_training = torch.Generator().manual_seed(seed), model.training
-    model.eval()
-    total = correct = count = 0
-    for i in range(0, len(blocks), batch_size):
-        loss, right, n = objective(model, blocks[i:i + batch_size], g)
-        total, correct, count = total + float(loss) * n, correct + right, count + n
-    model.train(was_training)
+    g, total, correct, count = torch.Generator().manual_seed(seed), 0, 0, 0
+    with eval_mode(model):
+        for i in range(0, len(blocks), batch_size):
+            loss, right, n = objective(model, blocks[i:i + batch_size], g)
+            total, correct, count = total + float(loss) * n, correct + right, count + n
     return {'loss': total / count, 'accuracy': correct / count}
 
 def pretrain(model, objective, blocks, heldout, steps: int, batch_size: int = 32, lr: float = 1e-3, warmup: float = 0.06,
@@ -135,11 +131,12 @@ def pretrain(model, objective, blocks, heldout, steps: int, batch_size: int = 32
             'pieces': steps * batch_size * blocks.shape[1]}
 
 # %% ../nbs/01_pretraining.ipynb #5c093142
-def small_bert_config(vocab: int = 30522, hidden: int = 256, layers: int = 4, heads: int = 4, max_positions: int = 128,
+def small_bert_config(vocab: int = None, hidden: int = 256, layers: int = 4, heads: int = 4, max_positions: int = 128,
                       **kwargs):
-    "A `BertConfig` for a small BERT with the bundled tokenizer's vocabulary (feed-forward 4x as wide, eager attention)."
+    """A `BertConfig` for a small BERT (feed-forward 4x as wide, eager attention) with a vocabulary of `vocab` pieces:
+    by default the bundled tokenizer's."""
     from transformers import BertConfig
-    return BertConfig(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+    return BertConfig(vocab_size=vocab or len(load_tokenizer()), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
                       intermediate_size=4 * hidden, max_position_embeddings=max_positions, attn_implementation='eager', **kwargs)
 
 def new_masked_lm(config, seed: int = 0):
@@ -211,10 +208,8 @@ def masked_positions(tokenizer, text: str, max_length: int = 128) -> dict:
 @torch.no_grad()
 def fill_mask(model, tokenizer, text: str, k: int = 5) -> pd.DataFrame:
     "The `k` likeliest word pieces for each [MASK] in `text` under a masked LM: one row per (mask, rank)."
-    enc, was_training = masked_positions(tokenizer, text), model.training
-    model.eval()
-    probs = model(**enc['batch']).logits[0, enc['where']].float().softmax(-1)
-    model.train(was_training)
+    enc = masked_positions(tokenizer, text)
+    with eval_mode(model): probs = model(**enc['batch']).logits[0, enc['where']].float().softmax(-1)
     top = probs.topk(k, -1)
     return pd.DataFrame([{'mask': m + 1, 'rank': r + 1, 'piece': tokenizer.convert_ids_to_tokens(int(i)), 'probability': float(p)}
                          for m, (ps, ids) in enumerate(zip(top.values, top.indices)) for r, (p, i) in enumerate(zip(ps, ids))])

@@ -14,6 +14,7 @@ import pandas as pd
 from .data import TextDataset
 from .evaluation import dataset_logits
 from .finetune import train
+from .models import MAX_LENGTH
 from .text_attacks import EmbeddingNeighbours, Victim, char_attack, word_attack
 
 # %% ../nbs/04_adversarial.ipynb #08d03610
@@ -47,7 +48,7 @@ def paired_rate_difference(a, b, level: float = 0.95, n_resamples: int = 2000, s
     return {'difference': success_rate(a) - success_rate(b), 'ci95': [low, high], 'excludes_zero': bool(low > 0 or high < 0)}
 
 # %% ../nbs/04_adversarial.ipynb #4e530f8b
-def robustness(model, tokenizer, clean: TextDataset, attacked: TextDataset, max_length: int = 256, char_words: int = 5,
+def robustness(model, tokenizer, clean: TextDataset, attacked: TextDataset, max_length: int = MAX_LENGTH, char_words: int = 5,
                word_share: float = 0.1, positive: int = 1) -> tuple:
     """One model's scores: accuracy and share called `positive` on `clean`, and the character and word attacks on
     `attacked` (each review's outcome, for intervals). Returns (scores, the attacks' results)."""

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from .batching import batched_logits
 from .config import mixed_precision
+from .models import MAX_LENGTH
 
 # %% ../nbs/04_adversarial.ipynb #74da64ef
 STOP_WORDS = frozenset(__import__('sklearn.feature_extraction.text', fromlist=['x']).ENGLISH_STOP_WORDS)
@@ -38,7 +39,7 @@ def attackable(piece: str) -> bool:
 class Victim:
     """The attacked classifier behind a query counter: `probs(texts)` classifies raw texts and counts each text as a query.
     It remembers each attacked text's word ranking, so a second attack on the same text reuses it (and its queries)."""
-    def __init__(self, model, tokenizer, max_length: int = 256, batch_size: int = 64, precision: str = 'auto'):
+    def __init__(self, model, tokenizer, max_length: int = MAX_LENGTH, batch_size: int = 64, precision: str = 'auto'):
         require_eval_mode(model)
         self.model, self.tokenizer, self.max_length, self.batch_size, self.queries = model, tokenizer, max_length, batch_size, 0
         self.precision = precision                     # 'auto': bf16 where the CPU has it natively, as in training

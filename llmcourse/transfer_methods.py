@@ -18,7 +18,8 @@ from .checkpoints import RESUME_IGNORES
 from .data import TextDataset
 from .evaluation import dataset_logits
 from .finetune import TrainConfig, train
-from .models import label_maps, load_classifier, load_pretrained, quiet_transformers, resolve_model
+from .models import (label_maps, load_classifier, load_pretrained, model_label_names, quiet_transformers,
+                              resolve_model)
 from .pretraining import no_weight_decay
 from .logreg import linear_probe
 from .recipe import RECIPE, RECIPE_POOLING, recipe_config, recipe_data, recipe_model, recipe_run_config
@@ -164,7 +165,7 @@ def _load_source(setup):
 def method_zero_shot(setup, train_ds, seed):
     "The source (tweets) model as it is, its labels mapped to the target's: no target labels used."
     model = _load_source(setup)
-    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    names = model_label_names(model)
     mapped = lambda ds: map_label_columns(logits_on(setup, model, ds), names, setup.train.label_names, setup.label_map)
     return scored(setup, model, {'examples_trained': 0, 'trainable': 0}, mapped)
 

@@ -75,7 +75,7 @@ def test_the_corpus_refuses_emptiness_and_test_texts():
     assert pretraining_corpus(['a text', '  ', None, 'another'], forbidden=[]) == ['a text', 'another']
     with pytest.raises(ValueError, match='empty'): pretraining_corpus([], forbidden=[])
     with pytest.raises(ValueError, match='empty'): pretraining_corpus(['', '   '], forbidden=[])
-    with pytest.raises(ValueError, match='1 corpus texts are test texts'):
+    with pytest.raises(ValueError, match='1 pretraining corpus texts are test texts'):
         pretraining_corpus(['fine', 'a test review'], forbidden=['a test review'])
 
 
