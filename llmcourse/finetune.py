@@ -17,13 +17,11 @@ import torch
 import torch.nn.functional as F
 
 from .batching import batch_sampler_of, make_loader
-from .checkpoints import load_model, load_state, resumable_checkpoint, rng_state, run_fingerprint
-from .checkpoints import save_model, save_state, set_rng_state, write_model
-from .config import atomic_dir, mixed_precision, set_seed
+from .checkpoints import load_model, load_state, resumable_checkpoint, rng_state, run_fingerprint, save_model, save_state, set_rng_state, write_model
+from .config import atomic_dir, mixed_precision, set_seed, autocast_dtype
 from .data import TextDataset
 from .evaluation import dataset_logits, evaluate
 from .models import MAX_LENGTH, model_label_names
-from .config import autocast_dtype
 from .speed import attention_for, default_accelerator, fast_dropout_during
 from .pretraining import weight_decay_groups
 from .steps import class_weights_for, standard_step

@@ -1,6 +1,7 @@
 """Write README.md from nbs/index.ipynb (Quarto, which `nbdev_readme` needs, cannot be installed offline).
 
-Markdown cells are copied; visible code cells become fenced code with their text output;
+Markdown cells are copied; visible code cells become fenced code with their text output; the package map (which
+notebook writes which module, and what each exports) is generated from the code where index.ipynb marks its place;
 links are rewritten from the notebook folder's point of view to the repository root's.
 Usage: python scripts/make_readme.py [--check]   (--check: exit 1 if README.md is out of date)
 """
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import nbformat
 
-from nbtools import ROOT, directive_args
+from nbtools import ROOT, directive_args, package_map_markdown
+
+MAP = '<!-- package map: scripts/make_readme.py writes the map here, from the code (notebook, its modules, what each exports) -->'
 
 
 def _visible(cell) -> bool:
@@ -27,7 +30,7 @@ def render(nb_path: Path = ROOT/'nbs'/'index.ipynb') -> str:
     parts = ['<!-- Generated from nbs/index.ipynb by scripts/make_readme.py: edit the notebook, not this file. -->']
     for cell in nb.cells:
         if not _visible(cell): continue
-        if cell.cell_type == 'markdown': parts.append(_relink(cell.source))
+        if cell.cell_type == 'markdown': parts.append(_relink(cell.source.replace(MAP, package_map_markdown())))
         elif cell.cell_type == 'code':
             parts.append(f'```python\n{cell.source}\n```')
             text = ''.join(o.get('text', '') or o.get('data', {}).get('text/plain', '') for o in cell.outputs)

@@ -52,3 +52,35 @@ def default_module(cells) -> str:
         named = directive_args(c.source).get('default_exp')
         if named: return named[0]
     raise ValueError('notebook has no default_exp')
+
+
+def package_map() -> dict:
+    """The package as the code has it: each notebook (in the course's order) with the modules it is the home of, and for
+    each module the notebooks that write into it and the names it exports (its `__all__`)."""
+    import ast
+    lib = ROOT/'llmcourse'
+    order = [p.stem for p in notebooks()]
+    out = {nb: [] for nb in order}
+    for path in sorted(lib.glob('*.py')):
+        if path.stem in ('__init__', '_modidx'): continue
+        text = path.read_text()
+        home = re.search(r'File to edit: \.\./nbs/(\S+)\.ipynb', text)
+        if not home: raise ValueError(f'{path} names no notebook: every module of the package is written by one')
+        writers = list(dict.fromkeys(re.findall(r'^# %% \.\./nbs/(\S+)\.ipynb', text, flags=re.M)))
+        names = next((ast.literal_eval(n.value) for n in ast.parse(text).body if isinstance(n, ast.Assign)
+                      and any(getattr(t, 'id', None) == '__all__' for t in n.targets)), [])
+        out[home.group(1)].append({'module': f'llmcourse.{path.stem}', 'writers': writers, 'exports': names})
+    return out
+
+
+def package_map_markdown() -> str:
+    "`package_map` as Markdown: a line per module under each notebook."
+    lines = []
+    for nb, modules in package_map().items():
+        if not modules: continue
+        lines.append(f'- **[{nb}]({nb}.ipynb)**')
+        for m in sorted(modules, key=lambda m: (m['module'].endswith('_checks'), m['module'])):
+            others = [w for w in m['writers'] if w != nb]
+            also = f" (cells from {', '.join(others)} too)" if others else ''
+            lines.append(f"  - `{m['module']}`{also}: {', '.join(f'`{n}`' for n in m['exports'])}")
+    return '\n'.join(lines)

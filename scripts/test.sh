@@ -34,6 +34,7 @@ step "notebooks and package in sync" bash -c 'python scripts/export.py && '"$(de
 step "notebooks clean (nbdev_clean)" bash -c 'nbdev_clean && '"$(declare -f git_clean)"'; git_clean nbs'
 step "README agrees with index.ipynb" python scripts/make_readme.py --check
 step "pytest tests/" python -m pytest -q tests --ignore=tests/browser
+step "pytest tests/, lowest declared versions" bash scripts/test_lowest.sh
 step "notebooks run in fast mode (nbdev_test)" nbdev_test --n_workers 1 --timing --do_print
 step "learner's edition current, runs to 1st exercise" python scripts/make_learner_edition.py --check
 step "docs build (nbdev + Sphinx)" python scripts/build_docs.py

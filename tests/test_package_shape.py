@@ -132,3 +132,12 @@ def test_the_recipe_is_defined_once_as_its_changes_to_the_defaults():
     assert where == ['llmcourse/recipe.py'], f'the recipe is defined in {where}'
     literal = [p.name for p in sorted((PKG.parent/'scripts').glob('*.py')) if re.search(r'\b(max_length|default)=256\b', p.read_text())]
     assert not literal, f'{literal} write the recipe\'s maximum length by hand: use RECIPE.max_length'
+
+
+def test_the_package_map_has_every_module_once_under_the_notebook_that_writes_it():
+    from nbtools import package_map
+    listed = [m['module'] for modules in package_map().values() for m in modules]
+    wanted = sorted(f'llmcourse.{p.stem}' for p in MODULES if p.stem != '__init__')
+    assert sorted(listed) == wanted and len(listed) == len(set(listed))
+    for nb, modules in package_map().items():
+        for m in modules: assert nb in m['writers'], f"{m['module']} is listed under {nb}, which writes none of it"
