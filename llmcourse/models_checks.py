@@ -8,7 +8,6 @@ __all__ = ['check_word_pieces', 'check_mean_pool', 'check_bert_parameters']
 
 from .exercises import Hint, checker
 from .models import load_tokenizer
-from .pooling import mean_pool
 
 # %% ../nbs/00_models.ipynb #28fe01fe
 @checker('word pieces')
@@ -24,9 +23,10 @@ def check_word_pieces(answer):
 def check_mean_pool(pool):
     "Compares `pool(hidden, attention_mask)` with the course's `mean_pool` on a padded batch; spots averaging over padding."
     import torch
+    from llmcourse.pooling import mean_pool as course_mean_pool   # the package's: the learner's cell replaces `mean_pool`
     g = torch.Generator().manual_seed(0)
     hidden, mask = torch.randn(3, 5, 4, generator=g), torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]])
-    want = mean_pool(hidden, mask)
+    want = course_mean_pool(hidden, mask)
     got = torch.as_tensor(pool(hidden, mask), dtype=hidden.dtype)
     if got.shape != want.shape: raise Hint(f'the result should have shape {tuple(want.shape)} (batch, dim), not {tuple(got.shape)}')
     if torch.allclose(got, want, atol=1e-5): return 'padding is left out of the average'

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .models import eval_mode
+
 # %% ../nbs/01_pretraining.ipynb #8614bd3a
 def attention(q, k, v, mask=None):
     """Scaled dot-product attention, softmax(q kᵀ / √d) v, for q, k, v of shape (..., pieces, d). `mask` is True where
@@ -132,8 +134,8 @@ def layer_differences(ours: Transformer, bert, batch) -> pd.DataFrame:
 # %% ../nbs/01_pretraining.ipynb #cd1e7c0b
 class GPT(nn.Module):
     "A decoder: this chapter's `Transformer` with `causal=True`, and a next-piece layer that reuses the word embeddings."
-    def __init__(self, vocab: int = 30522, hidden: int = 128, layers: int = 4, heads: int = 4, max_positions: int = 64,
-                 dropout: float = 0.1, seed: int = 0):
+    def __init__(self, vocab: int, hidden: int = 128, layers: int = 4, heads: int = 4, max_positions: int = 64,
+                 dropout: float = 0.1, seed: int = 0):      # vocab: the tokenizer's size, len(tokenizer)
         super().__init__()
         torch.manual_seed(seed)
         self.transformer = Transformer(vocab, hidden, layers, heads, max_positions=max_positions, causal=True, dropout=dropout)
@@ -147,14 +149,13 @@ class GPT(nn.Module):
 def generate(model: GPT, tokenizer, prompt: str = '', pieces: int = 30, temperature: float = 1.0, seed: int = 0) -> str:
     "Continue `prompt` by sampling `pieces` word pieces one at a time from softmax(logits / `temperature`); stops at [SEP]."
     if not temperature > 0: raise ValueError(f'temperature must be > 0 (near 0: nearly always the likeliest piece), got {temperature}')
-    g, was_training = torch.Generator().manual_seed(seed), model.training
-    model.eval()
+    g = torch.Generator().manual_seed(seed)
     ids = [tokenizer.cls_token_id] + tokenizer(prompt, add_special_tokens=False)['input_ids']
     start = len(ids)
-    for _ in range(pieces):
-        window = torch.tensor([ids[-model.transformer.max_positions:]])
-        probs = (model(window)[0, -1] / temperature).softmax(-1)
-        ids.append(int(torch.multinomial(probs, 1, generator=g)))
-        if ids[-1] == tokenizer.sep_token_id: break
-    model.train(was_training)
+    with eval_mode(model):
+        for _ in range(pieces):
+            window = torch.tensor([ids[-model.transformer.max_positions:]])
+            probs = (model(window)[0, -1] / temperature).softmax(-1)
+            ids.append(int(torch.multinomial(probs, 1, generator=g)))
+            if ids[-1] == tokenizer.sep_token_id: break
     return (prompt + ' ' + tokenizer.decode(ids[start:], skip_special_tokens=True)).strip()

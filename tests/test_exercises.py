@@ -185,3 +185,15 @@ def test_every_checker_has_a_wrong_answer_test():
     found = {f'{m}.{n}' for m in {k.split('.')[0] for k in WRONG} | {_module(c) for c in CHAPTERS}
              for n in getattr(_checks_of(m), '__all__', ()) if n.startswith('check_')}
     assert found == set(WRONG), found ^ set(WRONG)
+
+
+
+def test_the_mean_pooling_checker_compares_with_the_package_even_when_the_notebook_redefines_mean_pool():
+    "In the notebook the checker's cell and the learner's answer share a namespace, and the answer is named `mean_pool`."
+    from nbtools import strip_directives
+    cell = next(c.source for c in _cells('00_models') if "@checker('mean pooling')" in c.source)
+    ns = {}
+    exec('from llmcourse.exercises import Hint, checker\nfrom llmcourse.pooling import mean_pool', ns)
+    exec(strip_directives(cell), ns)
+    exec('def mean_pool(hidden, attention_mask): return hidden.mean(1)', ns)    # a wrong answer, under the course's name
+    assert not ns['check_mean_pool'](ns['mean_pool']).correct
