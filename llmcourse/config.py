@@ -73,9 +73,12 @@ def runs_dir() -> Path:
     return mode_dir(course_root()/'runs', 'runs')
 
 def save_figure(fig, name: str) -> Path:
-    "Save a matplotlib figure as `figures_dir()/name` (PNG unless `name` ends in .svg, .pdf or .jpg) and return the path."
+    """Save a matplotlib figure as `figures_dir()/name` (PNG unless `name` ends in .svg, .pdf or .jpg) and return the
+    path; written to a temporary file and renamed, so a crash leaves the old figure whole."""
     path = figures_dir()/(name if Path(name).suffix.lower() in ('.png', '.svg', '.pdf', '.jpg') else f'{name}.png')
-    fig.savefig(path, dpi=110, bbox_inches='tight')
+    tmp = path.with_name(f'.{path.stem}.tmp{path.suffix}')     # the same suffix: it tells savefig the format
+    fig.savefig(tmp, dpi=110, bbox_inches='tight')
+    os.replace(tmp, path)
     return path
 
 def atomic_dir(dest: Path, write):

@@ -41,3 +41,21 @@ def test_record_result_merges_atomically(monkeypatch, tmp_path):
     config.record_result('ch', 'b', 2.5)
     assert json.loads((tmp_path/'results.json').read_text()) == {'ch': {'a': 1, 'b': 2.5}}
     assert not list(tmp_path.glob('*.tmp'))
+
+
+def test_save_figure_replaces_a_figure_whole_or_not_at_all(tmp_path, monkeypatch):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import llmcourse.config as config
+    monkeypatch.setattr(config, 'figures_dir', lambda: tmp_path)
+    fig, ax = plt.subplots(); ax.plot([0, 1])
+    path = config.save_figure(fig, 'curve')
+    before = path.read_bytes()
+    assert path.name == 'curve.png' and before[:4] == b'\x89PNG' and [p.name for p in tmp_path.iterdir()] == ['curve.png']
+    def crash(target, **kwargs):
+        open(target, 'wb').write(b'half a pic'); raise OSError('disk full')
+    monkeypatch.setattr(fig, 'savefig', crash)
+    with pytest.raises(OSError): config.save_figure(fig, 'curve')
+    assert path.read_bytes() == before                                   # the old figure is whole
+    plt.close(fig)
