@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from .batching import padded_chunks
 from .data import TextDataset
 from .models import MAX_LENGTH
-from .text_attacks import (AttackResult, EmbeddingNeighbours, Victim, attack_summary, char_attack, edits_html,
-                                    attackable, char_edits, greedy_attack, require_eval_mode, word_attack)
+from .text_attacks import (EmbeddingNeighbours, Victim, char_attack, edits_html, attackable, char_edits,
+                                    greedy_attack, require_eval_mode, word_attack)
 
 # %% ../nbs/04_adversarial.ipynb #ff450c8f
 @contextlib.contextmanager

@@ -7,8 +7,8 @@ __all__ = ['check_project_l2', 'check_fgsm_linf', 'check_rates']
 # The checkers of the exercises in 04_adversarial: each runs a learner's answer against the course's own version.
 import torch
 
-from .exercises import Hint, checker
 from .adversarial import project
+from .exercises import Hint, checker
 from .text_attacks import AttackResult, attack_summary
 
 # %% ../nbs/04_adversarial.ipynb #daaaedce

@@ -4,7 +4,7 @@
 __all__ = ['RESUME_IGNORES', 'write_model', 'save_model', 'load_model', 'save_state', 'load_state', 'rng_state', 'set_rng_state', 'run_fingerprint', 'fingerprint_differences', 'resumable_checkpoint', 'save_adapter', 'load_adapter', 'folder_megabytes']
 
 # %% ../nbs/02_finetune.ipynb #d5e800af
-import hashlib, json, os, random, shutil, tempfile
+import hashlib, json, random
 from dataclasses import asdict
 from pathlib import Path
 

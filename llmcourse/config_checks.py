@@ -5,15 +5,14 @@ __all__ = ['check_seeded_draws', 'check_atomic_write', 'check_is_fast']
 
 # %% ../nbs/00_config.ipynb #163af1a1
 # The checkers of the exercises in 00_config: each runs a learner's answer against the course's own version.
-import numpy as np
 import os
 import random
-import tempfile
-import torch
 from pathlib import Path
 
-from .exercises import Hint, checker
+import numpy as np
+
 from .config import fast_mode
+from .exercises import Hint, checker
 
 # %% ../nbs/00_config.ipynb #2872e8a5
 @checker('seeded draws')

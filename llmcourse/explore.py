@@ -14,7 +14,6 @@ import pandas as pd
 import torch
 
 from .attributions import attribution_html, word_attributions
-from .calibration import expected_calibration_error, fit_temperature, nll, reliability_table
 from .data import TextDataset
 from .guards import require_fine_tuned, encode_one
 from .models import MAX_LENGTH, eval_mode, model_label_names

@@ -8,8 +8,8 @@ __all__ = ['check_ece', 'check_fit_t', 'check_ig']
 import numpy as np
 import torch
 
-from .exercises import Hint, checker
 from .calibration import expected_calibration_error, fit_temperature, nll, reliability_table
+from .exercises import Hint, checker
 
 # %% ../nbs/05_explore.ipynb #caf4e419
 @checker('expected calibration error')

@@ -5,7 +5,6 @@ __all__ = ['check_word_pieces', 'check_mean_pool', 'check_bert_parameters']
 
 # %% ../nbs/00_models.ipynb #8fd642ca
 # The checkers of the exercises in 00_models: each runs a learner's answer against the course's own version.
-
 from .exercises import Hint, checker
 from .models import load_tokenizer
 

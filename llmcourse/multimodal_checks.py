@@ -6,6 +6,7 @@ __all__ = ['check_info_nce', 'check_recall_at_k', 'check_gated_fusion']
 # %% ../nbs/06_multimodal.ipynb #c095fb32
 # The checkers of the exercises in 06_multimodal: each runs a learner's answer against the course's own version.
 import math
+
 import torch
 import torch.nn.functional as F
 

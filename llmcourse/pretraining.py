@@ -8,7 +8,7 @@ __all__ = ['pretraining_corpus', 'pack', 'mask_tokens', 'masked_lm_objective', '
            'cached_pretraining', 'classifier_from', 'masked_positions', 'fill_mask', 'mask_table_html', 'mask_explorer']
 
 # %% ../nbs/01_pretraining.ipynb #f87175c5
-import json, math, re, time
+import json, re, time
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from .config import cached_folder, checkpoints_dir, mixed_precision, set_seed
 from .data import refuse_test_texts
 from .models import eval_mode, load_tokenizer
-from .transformer import attention, causal_mask, padding_mask
 
 # %% ../nbs/01_pretraining.ipynb #daf5a9cf
 def pretraining_corpus(texts, forbidden) -> list:

@@ -6,6 +6,7 @@ __all__ = ['check_attention', 'check_causal_mask', 'check_masking']
 # %% ../nbs/01_pretraining.ipynb #53c3d2b3
 # The checkers of the exercises in 01_pretraining: each runs a learner's answer against the course's own version.
 import math
+
 import torch
 
 from .exercises import Hint, checker

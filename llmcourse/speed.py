@@ -5,7 +5,7 @@ __all__ = ['FAST_EAGER', 'set_attention', 'fast_dropout', 'FastDropout', 'fast_d
            'fast_dropout_during', 'attention_for', 'default_accelerator']
 
 # %% ../nbs/02_finetune.ipynb #d255021a
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import torch
 

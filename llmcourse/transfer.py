@@ -19,7 +19,7 @@ from .data import TextDataset
 from .evaluation import metrics_from_predictions
 from .run_cache import cached_results
 from .stats import bootstrap_interval, paired_difference
-from .transfer_methods import METHODS, layerwise_lr_groups, lora_model
+from .transfer_methods import METHODS
 
 # %% ../nbs/03_transfer.ipynb #7e3756c1
 def vocabulary_overlap(source_texts, target_texts, tokenizer) -> dict:

@@ -147,7 +147,7 @@ WRONG = {
     'adversarial.check_fgsm_linf': (lambda grad, mask, eps: eps * grad.sign(), 'padding'),
     'adversarial.check_rates': (_counting_skipped, 'skipped'),
     'explore.check_ece': (_unweighted_ece, 'counts equally'),
-    'explore.check_fit_t': (lambda z, y: 1 / __import__('llmcourse.explore').explore.fit_temperature(z, y), '1/T'),
+    'explore.check_fit_t': (lambda z, y: 1 / __import__('llmcourse.calibration').calibration.fit_temperature(z, y), '1/T'),
     'explore.check_ig': (lambda grad_f, x, b, steps: np.mean([grad_f(b + a * (x - b)) for a in (np.arange(steps) + .5) / steps], axis=0), 'multiply'),
 }
 
