@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'fast_mode', 'pick', 'mode_banner', 'set_seed', 'course_root', 'cache_dir', 'mode_dir', 'figures_dir',
-           'checkpoints_dir', 'runs_dir', 'save_figure', 'atomic_dir', 'cached_folder', 'atomic_write_text',
-           'results_path', 'record_result', 'native_bf16', 'autocast_dtype', 'mixed_precision']
+           'checkpoints_dir', 'runs_dir', 'atomic_file', 'save_figure', 'atomic_dir', 'cached_folder',
+           'atomic_write_text', 'results_path', 'record_result', 'native_bf16', 'autocast_dtype', 'mixed_precision']
 
 # %% ../nbs/00_config.ipynb #ab756d20
 import json, os, random, shutil, tempfile
@@ -72,13 +72,18 @@ def runs_dir() -> Path:
     "Where training runs write their TensorBoard logs: `runs/` in full mode, a scratch folder in fast mode."
     return mode_dir(course_root()/'runs', 'runs')
 
+def atomic_file(path: Path, write):
+    """Call `write(tmp)` on a temporary file beside `path` (`path` with `.tmp` added), then rename it over `path`: a
+    reader sees the old file or the new one, never half of one."""
+    tmp = path.with_name(path.name + '.tmp')
+    write(tmp)
+    os.replace(tmp, path)
+
 def save_figure(fig, name: str) -> Path:
     """Save a matplotlib figure as `figures_dir()/name` (PNG unless `name` ends in .svg, .pdf or .jpg) and return the
-    path; written to a temporary file and renamed, so a crash leaves the old figure whole."""
+    path; written with `atomic_file`, so a crash leaves the old figure whole."""
     path = figures_dir()/(name if Path(name).suffix.lower() in ('.png', '.svg', '.pdf', '.jpg') else f'{name}.png')
-    tmp = path.with_name(f'.{path.stem}.tmp{path.suffix}')     # the same suffix: it tells savefig the format
-    fig.savefig(tmp, dpi=110, bbox_inches='tight')
-    os.replace(tmp, path)
+    atomic_file(path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:], dpi=110, bbox_inches='tight'))
     return path
 
 def atomic_dir(dest: Path, write):
@@ -104,10 +109,8 @@ def cached_folder(folder, make) -> tuple:
     return folder, False
 
 def atomic_write_text(path: Path, text: str):
-    "Write `text` to `path` through a temporary file and a rename: a reader sees the old text or the new, never half."
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    "Write `text` to `path` through a temporary file and a rename (`atomic_file`): a reader sees the old text or the new."
+    atomic_file(Path(path), lambda tmp: tmp.write_text(text))
 
 def results_path() -> Path:
     "The JSON file where chapters record headline numbers (a scratch file in fast mode)."

@@ -93,8 +93,7 @@ class TextDataset:
         "A stratified random sample of `n` examples (all of them when `n >= len(self)`), in a repeatable order."
         if n >= len(self): return self
         from sklearn.model_selection import train_test_split
-        idx, _ = train_test_split(np.arange(len(self)), train_size=n, stratify=self.labels,
-                                  random_state=seed)
+        idx, _ = train_test_split(np.arange(len(self)), train_size=n, stratify=self.labels, random_state=seed)
         return self.subset(np.sort(idx))
 
     def to_pandas(self) -> pd.DataFrame:

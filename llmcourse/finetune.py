@@ -17,13 +17,14 @@ import torch
 import torch.nn.functional as F
 
 from .batching import batch_sampler_of, make_loader
-from .checkpoints import load_model, load_state, resumable_checkpoint, rng_state, run_fingerprint, save_model, save_state, set_rng_state, write_model
-from .config import atomic_dir, mixed_precision, set_seed, autocast_dtype
+from .checkpoints import load_model, load_state, resumable_checkpoint, rng_state, run_fingerprint
+from .checkpoints import save_model, save_state, set_rng_state, write_model
+from .config import atomic_dir, autocast_dtype, mixed_precision, set_seed
 from .data import TextDataset
 from .evaluation import dataset_logits, evaluate
 from .models import MAX_LENGTH, model_label_names
-from .speed import attention_for, default_accelerator, fast_dropout_during
 from .pretraining import weight_decay_groups
+from .speed import attention_for, default_accelerator, fast_dropout_during
 from .steps import class_weights_for, standard_step
 
 # %% ../nbs/02_finetune.ipynb #ea2b2aec
@@ -35,7 +36,7 @@ class TrainConfig:
     lr: float = 5e-5                  # peak learning rate, reached after warm-up
     batch_size: int = 16              # examples per forward/backward pass
     grad_accum: int = 1               # passes per optimiser step: effective batch = batch_size * grad_accum
-    max_length: int = MAX_LENGTH             # longer texts are truncated (stated in the log)
+    max_length: int = MAX_LENGTH      # longer texts are truncated (stated in the log)
     warmup_ratio: float = 0.1         # share of optimiser steps spent warming up linearly from 0
     weight_decay: float = 0.01        # AdamW decoupled weight decay (not on biases and LayerNorm)
     grad_clip: float = 1.0            # clip the global gradient norm to this (None: off)

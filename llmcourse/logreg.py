@@ -13,7 +13,8 @@ __all__ = ['sigmoid', 'log_loss_from_scores', 'regularised_loss', 'loss_and_grad
 import warnings
 
 import numpy as np
-from .models import MAX_LENGTH
+
+from .models import MAX_LENGTH, sentence_features
 
 
 # %% ../nbs/01_logreg.ipynb #89f3bb36
@@ -272,7 +273,6 @@ def linear_probe(train, test, max_length: int = MAX_LENGTH, alphas=(0.01, 0.03, 
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    from llmcourse.models import sentence_features
     F_train, F_test = (sentence_features(ds.texts, name_or_path, max_length=max_length, progress=progress) for ds in (train, test))
     binary = len(train.label_names) == 2     # ours is binary; scikit-learn's (same objective) handles three classes
     def probe(a): return make_pipeline(StandardScaler(), LogisticRegression(alpha=a) if binary

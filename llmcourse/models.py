@@ -4,13 +4,14 @@
 
 # %% auto #0
 __all__ = ['MAX_LENGTH', 'MINILM_PACKAGE', 'MINILM_PIP', 'POOLINGS', 'bundled_model_dir', 'resolve_model', 'quiet_transformers',
-           'hub_reachable', 'load_pretrained', 'load_tokenizer', 'load_encoder', 'model_label_names', 'eval_mode',
-           'label_maps', 'load_classifier', 'tiny_bert', 'sentence_features', 'token_table', 'token_table_html',
-           'tokenizer_explorer']
+           'hub_reachable', 'load_pretrained', 'load_tokenizer', 'bundled_vocab_size', 'load_encoder',
+           'model_label_names', 'eval_mode', 'label_maps', 'load_classifier', 'tiny_bert', 'sentence_features',
+           'token_table', 'token_table_html', 'tokenizer_explorer']
 
 # %% ../nbs/00_models.ipynb #6b266509
 import hashlib, html, importlib.util, os
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +86,11 @@ def load_tokenizer(name_or_path=None):
     from transformers import AutoTokenizer
     return load_pretrained(AutoTokenizer, name_or_path)
 
+@lru_cache(maxsize=None)
+def bundled_vocab_size() -> int:
+    "The number of word pieces in the bundled tokenizer's vocabulary, read once (tiny and small BERTs are built for it)."
+    return len(load_tokenizer())
+
 def load_encoder(name_or_path=None):
     "The bare pretrained encoder (a `BertModel` for the bundled MiniLM), in eval mode."
     from transformers import AutoModel
@@ -135,7 +141,7 @@ def tiny_bert(label_names=LABELS_BINARY, seed: int = 0, hidden: int = 32, layers
     from llmcourse.pooling import MeanPoolBertConfig, MeanPoolBertForSequenceClassification
     _check_pooling(pooling)
     torch.manual_seed(seed)
-    kw = dict(vocab_size=len(load_tokenizer()), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+    kw = dict(vocab_size=bundled_vocab_size(), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
               intermediate_size=4*hidden, max_position_embeddings=512, **label_maps(label_names))
     if pooling == 'cls': return BertForSequenceClassification(BertConfig(**kw)).eval()
     return MeanPoolBertForSequenceClassification(MeanPoolBertConfig(**kw)).eval()

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from .config import cached_folder, checkpoints_dir, mixed_precision, set_seed
 from .data import refuse_test_texts
-from .models import eval_mode, load_tokenizer
+from .models import bundled_vocab_size, eval_mode
 
 # %% ../nbs/01_pretraining.ipynb #daf5a9cf
 def pretraining_corpus(texts, forbidden) -> list:
@@ -135,8 +135,8 @@ def small_bert_config(vocab: int = None, hidden: int = 256, layers: int = 4, hea
     """A `BertConfig` for a small BERT (feed-forward 4x as wide, eager attention) with a vocabulary of `vocab` pieces:
     by default the bundled tokenizer's."""
     from transformers import BertConfig
-    return BertConfig(vocab_size=vocab or len(load_tokenizer()), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                      intermediate_size=4 * hidden, max_position_embeddings=max_positions, attn_implementation='eager', **kwargs)
+    return BertConfig(vocab_size=vocab or bundled_vocab_size(), hidden_size=hidden, num_hidden_layers=layers,
+                      num_attention_heads=heads, intermediate_size=4 * hidden, max_position_embeddings=max_positions, attn_implementation='eager', **kwargs)
 
 def new_masked_lm(config, seed: int = 0):
     "A randomly initialised `BertForMaskedLM` for `config` (BERT's initialisation; the output layer tied to the word embeddings)."

