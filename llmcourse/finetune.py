@@ -327,5 +327,6 @@ def serve_tensorboard(logdir=None, port: int = None) -> str:
     if port is None:                                           # a free port, so a second server never collides
         with socket.socket() as s: s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
     board = program.TensorBoard()
-    board.configure(argv=[None, '--logdir', str(logdir), '--host', '127.0.0.1', '--port', str(port)])
+    board.configure(argv=[None, '--logdir', str(logdir), '--host', '127.0.0.1', '--port', str(port),
+                          '--load_fast', 'false'])   # the pure-Python reader: no experimental-loader notice
     return board.launch()

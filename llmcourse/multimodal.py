@@ -157,7 +157,8 @@ def train_classifier(make_model, inputs: tuple, labels, epochs: int, lr: float, 
     """Seed, build `make_model()`, then train `model(*inputs)` by cross-entropy with AdamW (minibatches of `batch_size`,
     `epochs` passes). The random seed sets both the initialisation and the batches. Returns the model in eval mode."""
     set_seed(seed)
-    model, labels = make_model().train(), torch.as_tensor(labels)
+    labels = labels.clone() if torch.is_tensor(labels) else torch.tensor(labels)   # a copy: a dataset's labels are read-only
+    model = make_model().train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     g = torch.Generator().manual_seed(seed)
     for epoch in range(epochs):
