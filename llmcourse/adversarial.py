@@ -85,7 +85,7 @@ def accuracy_under_embedding_attack(model, tokenizer, ds: TextDataset, epsilons,
     for eps in epsilons:
         right = 0
         for i, b in padded_chunks(tokenizer, ds.texts, batch_size, max_length):
-            y = torch.as_tensor(ds.labels[i:i + batch_size])
+            y = torch.tensor(ds.labels[i:i + batch_size])   # a copy: a dataset's labels are read-only
             right += int((_predict_with(model, b, embedding_attack(model, b, y, eps, steps, norm, per_piece=per_piece)) == y).sum())
         rows.append({'epsilon': eps, 'accuracy': right / len(ds)})
     return pd.DataFrame(rows)

@@ -36,8 +36,10 @@ def package_dir(package: str, pip_hint: str) -> Path:
         return Path(list(spec.submodule_search_locations)[0])
     for d in data_search_dirs():
         if (d/package).is_dir(): return d/package
-    raise ModuleNotFoundError(f"The data package `{package}` is not installed (searched site-packages and "
-                              f"{', '.join(map(str, data_search_dirs()))}). Fix: {pip_hint}")
+    searched = ', '.join(f'$VIRTUAL_ENV/{d.relative_to(sys.prefix)}' if d.is_relative_to(sys.prefix) else str(d)
+                         for d in data_search_dirs())
+    raise ModuleNotFoundError(f"The data package `{package}` is not installed (searched site-packages and {searched}). "
+                              f"Fix: {pip_hint}")
 
 # %% ../nbs/00_data.ipynb #69a8ce73
 @dataclass

@@ -43,7 +43,7 @@ def encode_one(tokenizer, text, max_length: int = MAX_LENGTH) -> dict:
     "Tokenise one text for inspection: the batch, its word pieces, and a note when the text was cut."
     if not isinstance(text, str): raise TypeError(f'expected a string, got {type(text).__name__}')
     if not text.strip(): raise ValueError('the text is empty: give a review to explain')
-    n_full = len(tokenizer(text)['input_ids'])
+    n_full = len(tokenizer(text, verbose=False)['input_ids'])   # the note below says what a too-long text loses
     batch = tokenizer(text, truncation=True, max_length=max_length, return_tensors='pt')
     n = batch['input_ids'].shape[1]
     note = (f'truncated: the text has {n_full} word pieces and the model reads the first {n}; '

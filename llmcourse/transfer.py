@@ -132,7 +132,7 @@ def correctness(runs: pd.DataFrame, method: str, labels: int, test_labels) -> np
     return np.array([np.asarray(p) == np.asarray(test_labels) for p in r.predictions], dtype=float)
 
 def accuracy_table(runs: pd.DataFrame, test_labels) -> pd.DataFrame:
-    "Test accuracy per method and budget: mean and spread over random seeds, and a 95% bootstrap interval over test reviews."
+    "Test accuracy per method and budget: mean and spread over random seeds, and a 95% interval over random seeds and test reviews."
     rows = []
     for (m, n), g in runs.groupby(['method', 'labels'], sort=False):
         low, high = bootstrap_interval(correctness(runs, m, n, test_labels))
@@ -141,7 +141,7 @@ def accuracy_table(runs: pd.DataFrame, test_labels) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 def paired_comparison(runs: pd.DataFrame, a: str, b: str, labels: int, test_labels) -> dict:
-    "A minus B at one budget on the same test reviews: seed-averaged difference with its paired bootstrap interval, and per seed."
+    "A minus B at one budget, on the same random seeds and test reviews: the difference, its paired interval, the smallest detectable one, and per seed."
     out = paired_difference(correctness(runs, a, labels, test_labels), correctness(runs, b, labels, test_labels))
     return {**out, 'per_seed': compare(runs, a, b, labels)['per_seed']}
 
@@ -159,8 +159,8 @@ def ensemble(runs: pd.DataFrame, methods, labels: int, test_labels, valid_labels
 # %% ../nbs/03_transfer.ipynb #f2dfafd0
 def plot_learning_curves(runs: pd.DataFrame, methods=None, metrics=('accuracy', 'macro_f1'), highlight: int = None,
                          baseline: dict = None, fig=None, test_labels=None):
-    """Test metric against the number of labelled target examples, mean over random seeds. The band is the 95% bootstrap
-    interval over test reviews for accuracy when `test_labels` is given, else one standard deviation over seeds."""
+    """Test metric against the number of labelled target examples, mean over random seeds. The band is the 95% interval over
+    random seeds and test reviews for accuracy when `test_labels` is given, else one standard deviation over seeds."""
     import matplotlib.pyplot as plt
     methods = list(methods or runs.method.unique())
     fig = fig or plt.figure(figsize=(6 * len(metrics), 4.2))
@@ -182,7 +182,7 @@ def plot_learning_curves(runs: pd.DataFrame, methods=None, metrics=('accuracy', 
         ticks = sorted(runs.labels.unique())
         ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.set_xlabel('labelled target examples'); ax.set_ylabel(f'test {metric.replace("_", "-")}')
-        ax.set_title('band: 95% interval over test reviews' if with_ci else 'band: one std over random seeds', fontsize=9)
+        ax.set_title('band: 95% interval over random seeds and test reviews' if with_ci else 'band: one std over random seeds', fontsize=9)
         ax.grid(alpha=0.3)
     axes[-1].legend(fontsize=8, loc='lower right')
     fig.tight_layout()

@@ -5,7 +5,7 @@ Python tools only:
 1. `nbdev.serve.proc_nbs` writes processed notebooks to `_proc/` (directives removed, hidden
    cells dropped, a `show_doc` reference added under every exported function);
 2. figures are copied beside them, an API reference page (autodoc of every module), a results page (every
-   number of `results.json`, with its interval) and the table of contents are added;
+   number of `results.json`, with its interval), a run-times page (`run_times.json`) and the table of contents are added;
 3. `sphinx-build` writes the HTML site to `_docs/`, failing on any warning (broken link, missing image).
 """
 import re
@@ -65,8 +65,9 @@ def results_markdown(results: dict, figures: dict) -> str:
              'Every headline number the course measures, chapter by chapter, as `results.json` holds it. Only a',
              'full-mode run writes that file (fast mode writes its shrunk numbers to a scratch file), so every number',
              'here comes from the committed full run of its chapter: the chapter page shows that run, its code and',
-             'its time. An interval is a 95% bootstrap interval over test examples; "per seed" lists one value per',
-             'random seed.', '']
+             'its time. An interval is a 95% bootstrap interval: over random seeds and test examples together where',
+             'the number comes from several random seeds (chapter 02 explains it), over test examples where it comes',
+             'from one run; "per seed" lists one value per random seed.', '']
     for chapter, numbers in results.items():
         lines += [f'## {chapter}', '', f'From the full run of [{chapter}]({chapter}.ipynb).'
                   + (' Its figures: ' + ', '.join(f'`{f}`' for f in figures.get(chapter, [])) + '.' if figures.get(chapter) else ''), '',
@@ -95,6 +96,26 @@ def write_results_page():
     results = json.loads((ROOT/'results.json').read_text())
     figures = {c: chapter_figures(c) for c in results}
     (PROC/'results.md').write_text(results_markdown(results, figures))
+
+
+def run_times_markdown(table: dict) -> str:
+    "The Run times page: minutes per chapter in full mode, one column per kind of CPU, as full runs recorded them."
+    names = sorted({n for row in table.values() for n in row if n != 'total'})
+    lines = ['# Run times', '',
+             'Minutes each chapter took in full mode on a 2-core CPU, by kind of CPU, as `scripts/run_course.py` records',
+             'them after a full run of the course (in `run_times.json`). A chapter that trains runs much faster where',
+             "the CPU multiplies bf16 matrices natively, and fastest with AMX; an empty cell is a chapter not yet timed",
+             'on that CPU. Fast mode runs every chapter in a minute or two.', '',
+             '| chapter | ' + ' | '.join(table) + ' |', '| --- |' + ' --- |' * len(table)]
+    cell = lambda row, n: f'{row[n]:.1f}' if n in row else ''
+    lines += [f'| {n} | ' + ' | '.join(cell(row, n) for row in table.values()) + ' |' for n in names]
+    lines.append('| **total** | ' + ' | '.join(cell(row, 'total') for row in table.values()) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def write_run_times_page():
+    import json
+    (PROC/'run_times.md').write_text(run_times_markdown(json.loads((ROOT/'run_times.json').read_text())))
 
 
 def chapters() -> list:
@@ -153,7 +174,7 @@ def finish_pages():
         for c in nb.cells: adapt_for_sphinx(c, nb_path.stem)
         nb.metadata.pop('widgets', None)
         if nb_path.stem == 'index':
-            toc = '\n'.join(['```{toctree}', ':hidden:', ':maxdepth: 1', '', *chapters(), 'results', 'api', '```'])
+            toc = '\n'.join(['```{toctree}', ':hidden:', ':maxdepth: 1', '', *chapters(), 'results', 'run_times', 'api', '```'])
             nb.cells.append(nbformat.v4.new_markdown_cell(toc))
         nbformat.write(nb, nb_path)
 
@@ -162,6 +183,7 @@ def build():
     process_notebooks()
     write_api_page()
     write_results_page()
+    write_run_times_page()
     finish_pages()
     if OUT.exists(): shutil.rmtree(OUT)
     cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-c', str(ROOT/'docs'), '-W', '--keep-going', '-q',

@@ -84,3 +84,22 @@ def package_map_markdown() -> str:
             also = f" (cells from {', '.join(others)} too)" if others else ''
             lines.append(f"  - `{m['module']}`{also}: {', '.join(f'`{n}`' for n in m['exports'])}")
     return '\n'.join(lines)
+
+
+PROGRESS_BAR = re.compile(r'^\s*[^|\n]*\d+%\|')
+
+
+def drop_progress_bars(nb) -> int:
+    """Remove the tqdm progress bars a run leaves in its outputs: a notebook keeps a bar's widget, not its state, so
+    JupyterLab would show its first frame (0%) for good. Returns how many were removed."""
+    removed = 0
+    for cell in nb.cells:
+        keep = []
+        for out in cell.get('outputs', []):
+            data = out.get('data', {})
+            text = data.get('text/plain', '')
+            text = ''.join(text) if isinstance(text, list) else text
+            if 'application/vnd.jupyter.widget-view+json' in data and PROGRESS_BAR.match(text): removed += 1
+            else: keep.append(out)
+        if 'outputs' in cell: cell['outputs'] = keep
+    return removed

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from nbtools import ROOT, notebooks  # noqa: E402
+from nbtools import ROOT, drop_progress_bars, notebooks  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 from llmcourse.config import fast_mode, results_path  # noqa: E402
@@ -26,7 +26,9 @@ def run_notebook(path: Path, write_back: bool) -> float:
     nb = nbformat.read(path, as_version=4)
     t0 = time.perf_counter()
     NotebookClient(nb, timeout=None, kernel_name='python3', resources={'metadata': {'path': str(path.parent)}}).execute()
-    if write_back: nbformat.write(nb, path)
+    if write_back:
+        drop_progress_bars(nb)
+        nbformat.write(nb, path)
     return time.perf_counter() - t0
 
 
@@ -42,6 +44,27 @@ def cpu_description() -> str:
             f"{torch.get_num_threads()} torch threads; native bf16: {'yes' if native else 'no'}"
             f"{' (AMX)' if amx else ' (AVX-512 BF16, no AMX)' if native else ''}, so the chapters train in "
             f"{'bf16' if native else 'float32'}")
+
+
+def cpu_label() -> str:
+    "A short name for this kind of CPU, the key of its row in run_times.json."
+    import torch
+    from llmcourse.config import native_bf16
+    cpuinfo = Path('/proc/cpuinfo')
+    names = [l.split(':', 1)[1].strip() for l in cpuinfo.read_text().splitlines() if l.startswith('model name')] \
+        if cpuinfo.exists() else []
+    name = ' '.join((names[0] if names else platform.processor() or platform.machine()).split()[:3])
+    amx = getattr(torch.cpu, '_is_amx_tile_supported', lambda: False)()
+    return f"{name} (native bf16: {'AMX' if amx else 'AVX-512 BF16, no AMX' if native_bf16() else 'none'})"
+
+
+def record_run_times(times: dict, path: Path = ROOT/'run_times.json'):
+    "Write this full run's minutes per chapter under this CPU's name in run_times.json (other CPUs' rows are kept)."
+    table = json.loads(path.read_text()) if path.exists() else {}
+    row = table.setdefault(cpu_label(), {})
+    row.update({name.removesuffix('.ipynb'): round(s / 60, 2) for name, s in times.items()})
+    row['total'] = round(sum(times.values()) / 60, 1)
+    path.write_text(json.dumps(table, indent=2) + '\n')
 
 
 def sh(*cmd):
@@ -68,6 +91,7 @@ def main():
         times[nb.name] = run_notebook(nb, write_back=not fast)
         print(f'  done in {times[nb.name]:.0f}s', flush=True)
     if not fast:
+        record_run_times(times)
         sh('nbdev_clean')
         sh(sys.executable, 'scripts/make_readme.py')
     sh(sys.executable, 'scripts/build_docs.py')

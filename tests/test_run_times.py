@@ -95,3 +95,28 @@ def test_course_sh_states_the_readme_total():
     assert m, 'scripts/course.sh no longer states its full-mode time in its header'
     assert minutes(m.group(1)) == pytest.approx(total), \
         f'scripts/course.sh states {m.group(1)!r}; the README {total:g} minutes'
+
+
+def test_a_full_run_records_its_chapter_times_under_its_cpu_and_keeps_the_others(tmp_path):
+    import json
+    from run_course import cpu_label, record_run_times
+    path = tmp_path/'run_times.json'
+    path.write_text(json.dumps({'Some Other CPU (native bf16: AMX)': {'02_finetune': 12.0}}))
+    record_run_times({'02_finetune.ipynb': 600.0, '05_explore.ipynb': 120.0}, path)
+    table = json.loads(path.read_text())
+    assert table['Some Other CPU (native bf16: AMX)'] == {'02_finetune': 12.0}
+    assert table[cpu_label()] == {'02_finetune': 10.0, '05_explore': 2.0, 'total': 12.0}
+
+
+def test_the_run_times_page_lists_every_chapter_under_every_cpu_recorded():
+    import json
+    from build_docs import run_times_markdown
+    table = json.loads((ROOT/'run_times.json').read_text())
+    page = run_times_markdown(table)
+    assert all(f'| {c.stem} |' in page for c in chapters()) and all(cpu in page for cpu in table)
+
+
+def test_chapter_headers_name_no_processor():
+    for path in chapters():
+        opening = nbformat.read(path, as_version=4).cells[0].source
+        assert not re.search(r'EPYC|Xeon|AMX|AVX|shared machine|slower day', opening), f'{path.name}: a hardware history in the header'
