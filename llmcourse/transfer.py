@@ -142,8 +142,7 @@ def accuracy_table(runs: pd.DataFrame, test_labels) -> pd.DataFrame:
 
 def paired_comparison(runs: pd.DataFrame, a: str, b: str, labels: int, test_labels) -> dict:
     "A minus B at one budget, on the same random seeds and test reviews: the difference, its paired interval, the smallest detectable one, and per seed."
-    out = paired_difference(correctness(runs, a, labels, test_labels), correctness(runs, b, labels, test_labels))
-    return {**out, 'per_seed': compare(runs, a, b, labels)['per_seed']}
+    return paired_difference(correctness(runs, a, labels, test_labels), correctness(runs, b, labels, test_labels))
 
 def ensemble(runs: pd.DataFrame, methods, labels: int, test_labels, valid_labels) -> dict:
     "Every random seed's model of `methods` (a name or a list) at `labels`, class probabilities averaged: test and validation accuracy."
