@@ -2,11 +2,14 @@ import numpy as np
 import pytest
 import torch
 
-from llmcourse.adversarial import (SwapTable, accuracy_under_embedding_attack, discrete_examples, discrete_step,
-                                   embedding_attack, fgm_step, freelb_step, perturbed_embeddings, pgd_step, project,
-                                   radius, random_start)
-from llmcourse.text_attacks import (attack_summary, char_attack, char_edits, edits_html, EmbeddingNeighbours,
-                                    split_words, STOP_WORDS, Victim, word_attack)
+from llmcourse.adversarial import (a2t_step, accuracy_under_embedding_attack, augment_step, embedding_attack, fgm_step,
+                                   freelb_step, hotflip_swaps, perturbed_embeddings, pgd_step, project, radius, random_edits,
+                                   random_start)
+from llmcourse.text_attacks import (AttackResult, CandidateTable, attack_summary, char_attack, char_edits, crosses_polarity,
+                                    crossing_edits, deepwordbug_attack, deepwordbug_edits, edits_html, negated_form,
+                                    polarity, polarity_crossing_share, sentiment_lexicon, split_words, STOP_WORDS, Victim,
+                                    word_attack)
+from llmcourse.spelling import SpellingFrontEnd
 from llmcourse.data import load_drug_reviews
 from llmcourse.finetune import train, TrainConfig
 from llmcourse.steps import standard_step
@@ -98,7 +101,7 @@ def _never_touches_stop_words(result):
 @pytest.mark.parametrize('kind', ['char', 'word'])
 def test_attacks_respect_budgets_and_stop_words_and_really_flip(tok, model, kind):
     victim = Victim(model, tok, max_length=48)
-    neighbours = EmbeddingNeighbours(model, tok, k=8, min_similarity=0.0)
+    neighbours = CandidateTable(model, tok, k=8, min_similarity=0.0)
     texts = [' '.join(t.split()[:15]) for t in load_drug_reviews('test').sample(12).texts]   # short: a tiny model flips
     results = []
     for t in texts:
@@ -107,7 +110,7 @@ def test_attacks_respect_budgets_and_stop_words_and_really_flip(tok, model, kind
              else word_attack(victim, t, label, neighbours, max_share=0.2))
         assert _never_touches_stop_words(r)
         assert len(r.edits) <= (3 if kind == 'char' else int(0.2 * r.words))
-        if kind == 'word': assert all(n.lower() in neighbours.index for *_, n in r.edits)
+        if kind == 'word': assert all(n.lower() in [c.lower() for c, _ in neighbours(o)] for _, o, n in r.edits)
         if r.status == 'succeeded':                             # re-classified from scratch, with a fresh victim
             assert int(Victim(model, tok, max_length=48).probs([r.adversarial])[0].argmax()) != label
         else: assert r.adversarial_pred == label
@@ -119,7 +122,7 @@ def test_attacks_respect_budgets_and_stop_words_and_really_flip(tok, model, kind
 
 
 def test_word_candidates_are_similar_and_keep_case(tok, model):
-    n = EmbeddingNeighbours(model, tok, k=5, min_similarity=0.2)
+    n = CandidateTable(model, tok, k=5, min_similarity=0.2)
     c = n('Headache')
     assert all(w[0].isupper() and s >= 0.2 for w, s in c)
     assert n('zzqx') == []
@@ -135,8 +138,7 @@ def test_bad_input_to_attacks(tok, model):
     assert zero.adversarial == TEXT and zero.status == 'failed' and 'budget of 0' in zero.reason
     only_stop = 'It was not the one for me and I am not on it now.'
     lab = int(victim.probs([only_stop])[0].argmax())
-    r = char_attack(victim, only_stop, lab)
-    assert r.status == 'failed' and r.reason == 'no attackable words' and r.adversarial == only_stop
+    with pytest.raises(ValueError, match='no word the attack may edit'): char_attack(victim, only_stop, lab)
     wrong = char_attack(victim, TEXT, 1 - label)
     assert wrong.status == 'skipped' and wrong.queries == 1
 
@@ -167,13 +169,13 @@ def test_adversarial_gradient_differs_from_the_clean_one(tok):
 
 @pytest.fixture(scope='module')
 def swaps(tok, model):
-    return SwapTable(EmbeddingNeighbours(model, tok, k=4, min_similarity=0.0), tok)
+    return CandidateTable(model, tok, k=4, min_similarity=0.0)
 
 
-@pytest.mark.parametrize('make', ['fgm', 'pgd', 'freelb', 'discrete'])
+@pytest.mark.parametrize('make', ['fgm', 'pgd', 'freelb', 'augment', 'a2t'])
 def test_adversarial_training_runs_through_the_shared_helper(tok, swaps, make):
     step = {'fgm': lambda: fgm_step(eps=0.5), 'pgd': lambda: pgd_step(eps=0.5, steps=3), 'freelb': lambda: freelb_step(eps=0.5),
-            'discrete': lambda: discrete_step(swaps, share=0.2)}[make]()   # truncates where the run does
+            'augment': lambda: augment_step(swaps, p=1.0, share=0.2), 'a2t': lambda: a2t_step(swaps, fraction=0.5)}[make]()
     ds = load_drug_reviews('train').sample(16)
     res = train(tiny_bert(seed=0), tok, ds, None, TrainConfig(epochs=1, lr=1e-3, batch_size=8, max_length=32,
                                                               progress=False), step=step)
@@ -183,34 +185,6 @@ def test_adversarial_training_runs_through_the_shared_helper(tok, swaps, make):
 def test_steps_refuse_no_ascent_steps():
     with pytest.raises(ValueError, match='PGD'): pgd_step(0.1, steps=0)
     with pytest.raises(ValueError, match='FreeLB'): freelb_step(0.1, steps=0)
-
-
-def test_swap_table_holds_the_word_attacks_candidates(tok, model, swaps):
-    n = EmbeddingNeighbours(model, tok, k=4, min_similarity=0.0)
-    for w in ('headache', 'awful', 'tablets'):
-        got = tok.convert_ids_to_tokens([i for i in swaps.ids[tok.vocab[w]].tolist() if i >= 0])
-        assert got == [c for c, _ in n(w)]
-    assert (swaps.ids[tok.vocab['the']] == -1).all()            # a stop word has no candidates
-
-
-def test_discrete_examples_swap_whole_words_and_edit_characters(tok, model, swaps):
-    texts = [TEXT, 'The headache pills were awful and the nausea lasted for days.']
-    b = dict(batch_of(tok, texts * 2))
-    emb = model.get_input_embeddings().weight.detach()
-    grad = torch.randn(*b['input_ids'].shape, emb.shape[1], generator=torch.Generator().manual_seed(0))
-    out = discrete_examples(b, grad, emb, swaps, 0.3, np.random.default_rng(0), 48)
-    for r in range(4):
-        old = b['input_ids'][r][b['attention_mask'][r].bool()].tolist()
-        new = out['input_ids'][r][out['attention_mask'][r].bool()].tolist()
-        if r % 2 == 0:                                          # word swaps: same length, each swap a listed candidate
-            changed = [(o, n) for o, n in zip(old, new) if o != n]
-            assert len(new) == len(old) and changed
-            assert all(n in swaps.ids[o].tolist() for o, n in changed)
-            assert all(tok.convert_ids_to_tokens(o).lower() not in STOP_WORDS for o, _ in changed)
-        else:                                                   # character edits: some word now reads differently
-            assert new != old and new[0] == old[0] and new[-1] == old[-1]
-        assert len(new) <= 48
-    assert out['input_ids'].shape == out['attention_mask'].shape
 
 
 def test_perturbation_hook_is_removed_even_on_error(tok, model):
@@ -228,8 +202,110 @@ def test_a_second_attack_reuses_the_word_ranking(tok, model):
     assert first.queries > again.queries and first.edits == again.edits
 
 
-def test_the_discrete_step_refuses_a_max_length_other_than_the_runs(tok, swaps):
-    ds = load_drug_reviews('train').sample(8)
-    with pytest.raises(ValueError, match='discrete_step was given max_length 64 but the run truncates at 32'):
-        train(tiny_bert(seed=0), tok, ds, None, TrainConfig(epochs=1, lr=1e-3, batch_size=8, max_length=32, progress=False),
-              step=discrete_step(swaps, share=0.2, max_length=64))
+def test_a_table_from_another_tokenizer_is_refused(tok, model):
+    from llmcourse.models import load_tokenizer
+    grown = load_tokenizer(); grown.add_tokens(['zzqxword'])
+    with pytest.raises(ValueError, match="tokenizer has 30,523 entries but the model's embedding table has 30,522 rows"):
+        CandidateTable(model, grown)
+
+
+# --- the instrument: sentiment, DeepWordBug, spelling ---
+
+def test_the_lexicon_flags_antonyms_and_negated_forms():
+    assert len(sentiment_lexicon()) > 7000 and polarity('good') == 1 and polarity('bad') == -1 and polarity('tablets') == 0
+    assert crosses_polarity('good', 'bad') and crosses_polarity('Effective', 'ineffective') and crosses_polarity('happy', 'unhappy')
+    assert negated_form('able', 'unable') and negated_form('non-toxic', 'toxic') and not negated_form('awful', 'terrible')
+    assert not crosses_polarity('awful', 'terrible') and not crosses_polarity('months', 'weeks')
+
+
+def test_a_table_with_the_lexicon_holds_no_crossing_swap(tok, model):
+    loose = CandidateTable(model, tok, k=16, min_similarity=-1.0)          # random embeddings: every word has 16 candidates
+    crossing = [(w, c) for w in loose.words[:4000] for c, _ in loose(w) if crosses_polarity(w, c)]
+    assert crossing                                                          # the rule has something to remove...
+    kept = CandidateTable(model, tok, k=16, min_similarity=-1.0, lexicon=sentiment_lexicon())
+    assert not [(w, c) for w in kept.words[:4000] for c, _ in kept(w) if crosses_polarity(w, c)]   # ...and removes it
+    assert sum(kept.dropped.values()) > 0 and len(kept) > 0.9 * len(loose)
+
+
+def test_polarity_crossing_share_counts_successes_with_a_crossing_swap():
+    def res(status, edits): return AttackResult('x', 'y', 1, 1, 0 if status == 'succeeded' else 1, status, edits)
+    results = [res('succeeded', [(0, 'good', 'bad')]), res('succeeded', [(0, 'awful', 'terrible'), (2, 'happy', 'glad')]),
+               res('failed', [(0, 'good', 'bad')]), res('succeeded', [(4, 'effective', 'ineffective')])]
+    assert crossing_edits(results[0]) == [('good', 'bad')] and crossing_edits(results[1]) == []
+    assert polarity_crossing_share(results) == pytest.approx(2 / 3)
+    assert np.isnan(polarity_crossing_share(results[2:3]))
+
+
+def test_deepwordbug_edits_are_textattacks_four_transformations():
+    rng = np.random.default_rng(0)
+    import string
+    for w in ['headaches', 'dizzy', 'ok']:
+        edits = deepwordbug_edits(w, rng)
+        assert edits and all(e != w and set(e) <= set(string.ascii_letters) for e in edits)
+        assert all(abs(len(e) - len(w)) <= 1 for e in edits)
+        assert all(sorted(e) == sorted(w) or len(e) != len(w) or sum(a != b for a, b in zip(e, w)) == 1 for e in edits)
+    assert deepwordbug_edits('a', rng) == []
+
+
+def test_deepwordbug_ranks_with_the_unknown_token_and_respects_the_budget(tok, model):
+    victim = Victim(model, tok, max_length=48)
+    label = int(victim.probs([TEXT])[0].argmax())
+    r = deepwordbug_attack(victim, TEXT, label, max_words=2)
+    assert len(r.edits) <= 2 and _never_touches_stop_words(r)
+    assert (TEXT, label, 'unk') in victim.rankings and (TEXT, label, 'delete') not in victim.rankings
+
+
+def test_the_spelling_front_end_undoes_one_edit_and_keeps_known_words(tok):
+    sp = SpellingFrontEnd({'nausea': 5, 'awful': 3, 'helped': 2, 'the': 9, 'was': 9, 'it': 9, 'but': 9, 'awl': 1})
+    assert sp('The nasuea was awfl but it hepled') == 'The nausea was awful but it helped'
+    assert sp('AWFL, Nausae!') == 'AWFUL, Nausea!'
+    assert sp('zzzzqq stays') == 'zzzzqq stays'                             # nothing known one edit away
+    assert sp.correct('awl') == 'awl'                                        # a known word is never changed
+    with pytest.raises(ValueError, match='vocabulary'): SpellingFrontEnd({})
+    with pytest.raises(ValueError, match='vocabulary'): SpellingFrontEnd({'': 3, '123': 1})
+    texts = load_drug_reviews('train').sample(40).texts
+    trained = SpellingFrontEnd.from_texts(texts, tok)
+    assert all(trained(t) == t for t in texts)                               # the training reviews pass unchanged
+
+
+def test_an_attack_queries_the_whole_pipeline(tok, model):
+    sp = SpellingFrontEnd.from_texts([TEXT], tok)
+    typo = TEXT.replace('headaches', 'headahces').replace('dizzy', 'dizy')
+    guarded = Victim(model, tok, max_length=48, front_end=sp)
+    assert np.allclose(guarded.probs([typo]), Victim(model, tok, max_length=48).probs([TEXT]))
+    assert guarded.queries == 1
+
+
+# --- training on edits ---
+
+def test_hotflip_and_random_edits_change_only_attackable_words(tok, model, swaps):
+    ids = tok(TEXT)['input_ids']
+    emb = model.get_input_embeddings().weight.detach()
+    grad = torch.randn(len(ids), emb.shape[1], generator=torch.Generator().manual_seed(0))
+    flipped = hotflip_swaps(ids, grad, emb, swaps, 0.3)
+    changed = [(o, n) for o, n in zip(ids, flipped) if o != n]
+    assert len(flipped) == len(ids) and changed and all(n in swaps.ids[o].tolist() for o, n in changed)
+    assert all(tok.convert_ids_to_tokens(o).lower() not in STOP_WORDS for o, _ in changed)
+    rng = np.random.default_rng(0)
+    words = random_edits(ids, swaps, 0.3, rng, 'word')
+    assert len(words) == len(ids) and all(n in swaps.ids[o].tolist() for o, n in zip(ids, words) if o != n)
+    chars = random_edits(ids, swaps, 0.3, rng, 'char')
+    assert chars != ids and chars[0] == ids[0] and chars[-1] == ids[-1]
+    with pytest.raises(ValueError, match='kind'): random_edits(ids, swaps, 0.3, rng, 'both')
+
+
+def _weights_after(tok, step, seed=0):
+    model = tiny_bert(seed=0)
+    train(model, tok, load_drug_reviews('train').sample(16, seed=seed), None,
+          TrainConfig(epochs=1, lr=1e-3, batch_size=8, max_length=32, progress=False, seed=0), step=step)
+    return model.classifier.weight.detach().clone()
+
+
+def test_a2t_trains_clean_first_and_augmentation_at_p0_is_plain(tok, swaps):
+    plain = _weights_after(tok, standard_step)
+    assert torch.allclose(_weights_after(tok, a2t_step(swaps, clean_batches=2)), plain)     # both batches clean
+    assert not torch.allclose(_weights_after(tok, a2t_step(swaps, fraction=1.0, clean_batches=0)), plain)
+    assert torch.allclose(_weights_after(tok, augment_step(swaps, p=0.0)), plain)
+    assert not torch.allclose(_weights_after(tok, augment_step(swaps, p=1.0)), plain)
+    with pytest.raises(ValueError, match='probability'): augment_step(swaps, p=1.5)
+    with pytest.raises(ValueError, match='fraction'): a2t_step(swaps, fraction=0)

@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from llmcourse.robustness import attack_outcomes, choose_setting, paired_rate_difference, rate_interval, success_rate
+from llmcourse.robustness import (accuracy_under_attack, attack_outcomes, attack_set, choose_defence, paired_rate_difference,
+                                  rate_interval, success_rate)
 from llmcourse.text_attacks import AttackResult
 
 
@@ -28,19 +29,35 @@ def test_rate_intervals_hold_the_rate_and_pair_the_reviews():
     with pytest.raises(ValueError, match='same reviews'): paired_rate_difference(a, a[:, :10])
 
 
-def _sweep(rows):
-    return pd.DataFrame(rows, columns=['method', 'size', 'accuracy', 'positive share', 'char success', 'word success',
-                                       'train seconds'])
+def _defences(rows):
+    return pd.DataFrame(rows, columns=['method', 'accuracy', 'positive share', 'char accuracy under attack',
+                                       'word accuracy under attack']).set_index('method')
 
 
-def test_choose_setting_skips_collapsed_and_costly_settings():
-    plain = {'accuracy': 0.84, 'positive share': 0.70}
-    t = choose_setting(_sweep([['FGM', 0.01, 0.84, 0.71, 0.30, 0.40, 10],
-                               ['FGM', 0.3, 0.72, 1.00, 0.00, 0.00, 10],     # collapsed: every review called positive
-                               ['PGD', 0.03, 0.78, 0.70, 0.10, 0.10, 30],    # robust, but 6 points of clean accuracy
-                               ['discrete', 0.1, 0.83, 0.68, 0.20, 0.25, 12]]), plain)
+def test_choose_defence_skips_collapsed_and_costly_defences():
+    plain = {'accuracy': 0.84, 'positive share': 0.70, 'char accuracy under attack': 0.40, 'word accuracy under attack': 0.60}
+    t = choose_defence(_defences([['A', 0.84, 0.71, 0.45, 0.62],
+                                  ['collapsed', 0.72, 1.00, 0.72, 0.72],     # every review called positive
+                                  ['costly', 0.80, 0.70, 0.70, 0.75],        # robust, but 4 points of clean accuracy
+                                  ['B', 0.835, 0.68, 0.60, 0.61]]), plain)
     assert t['allowed'].tolist() == [True, False, False, True]
-    assert t.loc[t.chosen, 'method'].tolist() == ['discrete']
-    none = choose_setting(_sweep([['FGM', 0.3, 0.72, 1.0, 0.0, 0.0, 10]]), plain)
+    assert t.index[t.chosen].tolist() == ['B'] and t.loc['B', 'under attack change'] == pytest.approx(0.105)
+    none = choose_defence(_defences([['collapsed', 0.72, 1.0, 0.72, 0.72]]), plain)
     assert not none['chosen'].any()
-    with pytest.raises(ValueError, match='lacks'): choose_setting(pd.DataFrame({'method': ['FGM']}), plain)
+    with pytest.raises(ValueError, match='lacks'): choose_defence(pd.DataFrame({'accuracy': [0.8]}), plain)
+
+
+def test_attack_set_is_the_same_for_every_model_and_holds_n_common_reviews():
+    rng = np.random.default_rng(1)
+    correct = rng.random((4, 200)) < 0.85
+    cut, common = attack_set(correct, 50, seed=3)
+    assert len(common) == 50 and correct[:, common].all() and set(common) <= set(cut)
+    others = np.setdiff1d(cut, common)
+    assert not correct[:, others].all(0).any()                  # the rest of the cut: some model gets each wrong
+    assert correct[:, cut[-1]].all()                             # the cut ends on the 50th common review
+    short_cut, short_common = attack_set(correct, 10_000)
+    assert len(short_cut) == 200 and len(short_common) == correct.all(0).sum()
+
+
+def test_accuracy_under_attack_counts_skipped_reviews_as_wrong():
+    assert accuracy_under_attack([[1, 0, np.nan, 0]]).tolist() == [[0, 1, 0, 1]]
