@@ -21,7 +21,7 @@ from .checkpoints import load_model, load_state, resumable_checkpoint, rng_state
 from .checkpoints import save_model, save_state, set_rng_state, write_model
 from .config import atomic_dir, autocast_dtype, mixed_precision, set_seed
 from .data import TextDataset
-from .evaluation import dataset_logits, evaluate
+from .evaluation import dataset_logits, evaluate, metrics_from_predictions
 from .models import MAX_LENGTH, model_label_names
 from .pretraining import weight_decay_groups
 from .speed import attention_for, default_accelerator, fast_dropout_during
@@ -305,16 +305,22 @@ def train(model, tokenizer, train_ds: TextDataset, valid_ds: TextDataset = None,
 
 # %% ../nbs/02_finetune.ipynb #70f4c5c0
 def fine_tune_and_score(make_model, tokenizer, train_ds, valid_ds, test_ds, lr: float, epochs: int, seed: int = 0,
-                        max_length: int = 128, batch_size: int = 16) -> dict:
-    """Fine-tune `make_model()` quietly with `train`, keeping the epoch with the best validation macro-F1; then score the
-    test set once. Returns the validation scores, the kept epoch, the time and each test review's 0/1 correctness."""
+                        max_length: int = 128, batch_size: int = 16, keep: str = 'best') -> dict:
+    """Fine-tune `make_model()` quietly with `train`, then score the test set once. `keep='best'` keeps the epoch with the
+    best validation macro-F1 (validation scored after every epoch); `keep='last'` keeps the last epoch and scores validation
+    once, at the end. Returns the validation scores, the kept epoch, the time and each test review's 0/1 correctness."""
     model = make_model()
-    cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, keep='best',
+    cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, keep=keep,
                       progress=False, verbose=False)
-    res = train(model, tokenizer, train_ds, valid_ds, cfg)
+    res = train(model, tokenizer, train_ds, valid_ds if keep == 'best' else None, cfg)
+    if keep == 'best': valid, epoch = res.best, res.best_epoch
+    else:
+        logits, labels = dataset_logits(model, tokenizer, valid_ds, max_length, cfg.eval_batch_size)
+        valid = {f'valid_{k}': v for k, v in metrics_from_predictions(labels.numpy(), logits.argmax(-1).numpy(), logits.shape[-1]).items()}
+        epoch = res.history[-1]['epoch']
     logits, labels = dataset_logits(model, tokenizer, test_ds, max_length, cfg.eval_batch_size)
     correct = (logits.argmax(-1) == labels).numpy().astype(int)
-    return {'valid_accuracy': res.best['valid_accuracy'], 'valid_macro_f1': res.best['valid_macro_f1'], 'epoch': res.best_epoch,
+    return {'valid_accuracy': valid['valid_accuracy'], 'valid_macro_f1': valid['valid_macro_f1'], 'epoch': epoch,
             'minutes': res.seconds / 60, 'test_accuracy': float(correct.mean()), 'correct': correct}
 
 # %% ../nbs/02_finetune.ipynb #16806224

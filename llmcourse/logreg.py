@@ -7,7 +7,7 @@ __all__ = ['sigmoid', 'log_loss_from_scores', 'regularised_loss', 'loss_and_grad
            'torch_loss', 'torch_manual_grad', 'gradient_check', 'breast_cancer_split', 'DivergenceWarning',
            'gradient_descent', 'newton', 'LogisticRegression', 'sklearn_reference', 'parity_with_sklearn',
            'run_estimator_checks', 'benchmark_newton_vs_sklearn', 'print_benchmark', 'make_2d_data', 'boundary_line',
-           'linear_probe']
+           'probe_on_features', 'linear_probe']
 
 # %% ../nbs/01_logreg.ipynb #aa3edc6c
 import warnings
@@ -264,25 +264,31 @@ def boundary_line(w, b, xs):
     return xs, -(w[0] * xs + b) / w[1]
 
 # %% ../nbs/01_logreg.ipynb #ee456a73
-def linear_probe(train, test, max_length: int = MAX_LENGTH, alphas=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), folds: int = 5,
-                 seed: int = 0, name_or_path=None, valid=None, progress: bool = True) -> dict:
-    """Logistic regression on frozen mean-pooled MiniLM features: L2 strength chosen by cross-validation on `train`, scored
-    once on `test` (and on `valid`, if given, for choices made outside the probe)."""
+def probe_on_features(F_train, y_train, F_test, y_test, alphas=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), folds: int = 5,
+                      seed: int = 0) -> dict:
+    """Logistic regression on given features, standardised: the L2 strength chosen by cross-validation on the training rows,
+    scored once on the test rows. Ours for two classes; scikit-learn's (the same objective) for more."""
     from sklearn.linear_model import LogisticRegression as SkLR
     from sklearn.metrics import accuracy_score, f1_score
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    F_train, F_test = (sentence_features(ds.texts, name_or_path, max_length=max_length, progress=progress) for ds in (train, test))
-    binary = len(train.label_names) == 2     # ours is binary; scikit-learn's (same objective) handles three classes
+    binary = len(np.unique(y_train)) == 2
     def probe(a): return make_pipeline(StandardScaler(), LogisticRegression(alpha=a) if binary
-                                       else SkLR(C=1 / (a * len(train)), max_iter=10_000))
+                                       else SkLR(C=1 / (a * len(y_train)), max_iter=10_000))
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    scores = {a: float(cross_val_score(probe(a), F_train, train.labels, cv=cv).mean()) for a in alphas}
+    scores = {a: float(cross_val_score(probe(a), F_train, y_train, cv=cv).mean()) for a in alphas}
     best = max(alphas, key=lambda a: scores[a])
-    fitted = probe(best).fit(F_train, train.labels)
+    fitted = probe(best).fit(F_train, y_train)
     probs, pred = fitted.predict_proba(F_test), fitted.predict(F_test)
-    out = {'accuracy': float(accuracy_score(test.labels, pred)), 'macro_f1': float(f1_score(test.labels, pred, average='macro')),
-           'alpha': best, 'cv_accuracy': scores, 'predictions': pred, 'probabilities': probs}
-    if valid is not None: out['valid_probabilities'] = fitted.predict_proba(sentence_features(valid.texts, name_or_path, max_length=max_length, progress=progress))
+    return {'accuracy': float(accuracy_score(y_test, pred)), 'macro_f1': float(f1_score(y_test, pred, average='macro')),
+            'alpha': best, 'cv_accuracy': scores, 'predictions': pred, 'probabilities': probs, 'probe': fitted}
+
+def linear_probe(train, test, max_length: int = MAX_LENGTH, alphas=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), folds: int = 5,
+                 seed: int = 0, name_or_path=None, valid=None, progress: bool = True) -> dict:
+    """`probe_on_features` on frozen mean-pooled MiniLM features: L2 strength chosen by cross-validation on `train`, scored
+    once on `test` (and on `valid`, if given, for choices made outside the probe)."""
+    features = lambda ds: sentence_features(ds.texts, name_or_path, max_length=max_length, progress=progress)
+    out = probe_on_features(features(train), train.labels, features(test), test.labels, alphas, folds, seed)
+    if valid is not None: out['valid_probabilities'] = out['probe'].predict_proba(features(valid))
     return out

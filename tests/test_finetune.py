@@ -321,3 +321,16 @@ def test_two_process_accelerate_run(tmp_path):
     assert len({r[3] for r in ranks}) == 1                  # both processes hold the same weights
     assert int(ranks[0][2]) == math.ceil(math.ceil(40 / 8) / 2)   # each process took half of the batches
     assert '2 process(es)' in out.stdout and (tmp_path/'ddp'/'best'/'model.safetensors').is_file()
+
+
+def test_fine_tune_and_score_keeps_the_last_epoch_and_scores_validation_once(tok, data, monkeypatch):
+    from llmcourse import finetune as ft
+    train_ds, valid_ds = data
+    calls = []
+    real_train = ft.train
+    monkeypatch.setattr(ft, 'train', lambda m, t, tr, va, cfg: calls.append(va) or real_train(m, t, tr, va, cfg))
+    last = ft.fine_tune_and_score(lambda: tiny_bert(seed=0), tok, train_ds, valid_ds, valid_ds, 1e-3, 2, keep='last')
+    best = ft.fine_tune_and_score(lambda: tiny_bert(seed=0), tok, train_ds, valid_ds, valid_ds, 1e-3, 2, keep='best')
+    assert calls == [None, valid_ds]                     # 'last' trains without a validation pass after each epoch
+    assert last['epoch'] == 2 and 1 <= best['epoch'] <= 2 and len(last['correct']) == len(valid_ds)
+    assert last['valid_accuracy'] == pytest.approx(last['test_accuracy'])   # the same reviews, scored the same way

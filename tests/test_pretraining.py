@@ -1,13 +1,15 @@
 """The transformer written from its definition (llmcourse.transformer), packing, the self-supervised objectives and loop, the run cache and the
 [MASK] filler: each checked against transformers or against what it must refuse."""
+import numpy as np
 import pytest
 import torch
 from transformers import BertConfig, BertModel
 
 import llmcourse.pretraining as pre
-from llmcourse.pretraining import (cached_pretraining, classifier_from, fill_mask, heldout_score, masked_lm_objective,
-                                   masked_positions, new_masked_lm, next_token_objective, pack, pretrain, pretraining_corpus,
-                                   small_bert_config)
+from llmcourse.pretraining import (EmbeddingStudent, cached_pretraining, classifier_from, corpus_tokenizer,
+                                   distillation_objective, fill_mask, frozen_features, heldout_score, mask_tokens,
+                                   masked_lm_objective, masked_positions, new_masked_lm, next_token_objective, pack, pretrain,
+                                   pretraining_corpus, repeats_for_share, small_bert_config, text_rows)
 from llmcourse.transformer import (GPT, attention, causal_mask, generate, layer_differences, padding_mask,
                                    transformer_from_bert)
 
@@ -145,3 +147,80 @@ def test_classifier_from_copies_the_encoder_and_nothing_else(tok):
         assert torch.equal(a, b), name
     assert not torch.equal(scratch.bert.embeddings.word_embeddings.weight, mlm.bert.embeddings.word_embeddings.weight)
     assert pretrained.config.id2label == {0: 'negative', 1: 'positive'}
+
+
+def test_a_corpus_vocabulary_has_the_special_tokens_and_is_reused_from_the_run_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(pre, 'checkpoints_dir', lambda: tmp_path)
+    vocab = corpus_tokenizer(TEXTS, size=200, min_frequency=1)
+    assert len(vocab) <= 200 and vocab.tokenize('[MASK]') == ['[MASK]'] and vocab.pad_token_id == 0
+    ids = vocab('the tablets helped')['input_ids']
+    assert ids[0] == vocab.cls_token_id and ids[-1] == vocab.sep_token_id
+    assert vocab.get_vocab() == corpus_tokenizer(TEXTS, size=200, min_frequency=1).get_vocab()    # the cached one
+    assert len(list((tmp_path/'01_pretraining').iterdir())) == 1
+
+
+def test_a_corpus_vocabulary_refuses_an_empty_corpus_too_few_pieces_and_test_texts(tmp_path, monkeypatch):
+    monkeypatch.setattr(pre, 'checkpoints_dir', lambda: tmp_path)
+    with pytest.raises(ValueError, match='empty'): corpus_tokenizer([])
+    with pytest.raises(ValueError, match='empty'): corpus_tokenizer(['  ', ''])
+    with pytest.raises(ValueError, match='no room beyond its 5 special tokens'): corpus_tokenizer(TEXTS, size=5)
+    with pytest.raises(ValueError, match='test texts'): corpus_tokenizer(TEXTS, forbidden=[TEXTS[1]])
+    assert not (tmp_path/'01_pretraining').exists()                          # nothing was trained or written
+
+
+def test_reviews_are_repeated_to_their_share_of_the_text():
+    assert repeats_for_share(['x' * 900], ['y' * 100], 0.5) == 9
+    assert repeats_for_share(['x' * 100], ['y' * 900], 0.5) == 1                 # never fewer than once
+    with pytest.raises(ValueError, match=r'share must be in \[0, 1\)'): repeats_for_share(['x'], ['y'], 1.0)
+
+
+def test_a_masking_rate_outside_zero_and_one_is_refused(tok):
+    ids = torch.randint(1000, 2000, (4, 16))
+    for p in (0, 1, -0.1, 1.5):
+        with pytest.raises(ValueError, match=r'masking rate p must be in \(0, 1\)'): masked_lm_objective(tok, p)
+        with pytest.raises(ValueError, match=r'masking rate p must be in \(0, 1\)'):
+            mask_tokens(ids, torch.ones_like(ids, dtype=torch.bool), tok.mask_token_id, len(tok), p)
+    _, labels = mask_tokens(ids.repeat(50, 1), torch.ones(200, 16, dtype=torch.bool), tok.mask_token_id, len(tok), 0.4,
+                            torch.Generator().manual_seed(0))
+    assert abs(float((labels != -100).float().mean()) - 0.4) < 0.03
+
+
+def test_the_run_cache_keys_on_the_objective(tok, tmp_path, monkeypatch):
+    monkeypatch.setattr(pre, 'checkpoints_dir', lambda: tmp_path)
+    blocks = pack(tok, TEXTS, block=16)
+    make = lambda: new_masked_lm(tiny_config(vocab=len(tok)))
+    settings = dict(steps=2, batch_size=4, evals=1, progress=False)
+    cached_pretraining('mlm', make, masked_lm_objective(tok, 0.15), blocks, blocks, **settings)
+    _, _, hit = cached_pretraining('mlm', make, masked_lm_objective(tok, 0.4), blocks, blocks, **settings)
+    assert not hit and len(list((tmp_path/'01_pretraining').iterdir())) == 2
+
+
+def test_distillation_pulls_the_student_towards_the_teacher(tok):
+    config = tiny_config(vocab=len(tok), hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    rows = text_rows(tok, TEXTS[:5], max_length=16)
+    assert rows[:, 0].tolist() == [0, 1, 2, 3, 4] and (rows[:, 1] == tok.cls_token_id).all()
+    teacher = torch.randn(5, 48, generator=torch.Generator().manual_seed(0)).numpy()
+    objective = distillation_objective(teacher, tok.pad_token_id)
+    student = EmbeddingStudent(config, teacher_width=48)
+    run = pretrain(student, objective, rows, rows, steps=40, batch_size=5, lr=3e-3, evals=1, progress=False)
+    assert run['curve'].heldout_loss.iloc[-1] < run['curve'].heldout_loss.iloc[0] / 2
+    assert run['curve'].heldout_accuracy.iloc[-1] > 0.5                     # the mean cosine with the teacher
+    mlm_shape = classifier_from(config, ['negative', 'positive'], student)   # a classifier copies the student's encoder
+    assert torch.equal(mlm_shape.bert.embeddings.word_embeddings.weight, student.bert.embeddings.word_embeddings.weight)
+
+
+def test_distillation_to_another_width_needs_a_projection(tok):
+    config = tiny_config(vocab=len(tok))
+    with pytest.raises(ValueError, match='through a projection'): EmbeddingStudent(config, teacher_width=48, projection=False)
+    same_width = EmbeddingStudent(config, teacher_width=32, projection=False)             # 32 wide: no projection needed
+    objective = distillation_objective(np.zeros((5, 48), np.float32), tok.pad_token_id)
+    with pytest.raises(ValueError, match="teacher's 48"): objective(same_width, text_rows(tok, TEXTS[:5], 16))
+
+
+def test_frozen_features_come_back_in_the_order_of_the_texts(tok):
+    model = new_masked_lm(tiny_config(vocab=len(tok)))
+    texts = ['short', 'a much longer text than the others here', 'mid length text']
+    both = frozen_features(model, tok, texts, batch_size=2)
+    alone = np.concatenate([frozen_features(model, tok, [t]) for t in texts])
+    np.testing.assert_allclose(both, alone, atol=1e-5)
+    with pytest.raises(ValueError, match='no texts'): frozen_features(model, tok, [])
