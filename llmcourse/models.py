@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['MAX_LENGTH', 'MINILM_PACKAGE', 'MINILM_PIP', 'POOLINGS', 'bundled_model_dir', 'resolve_model', 'quiet_transformers',
            'hub_reachable', 'load_pretrained', 'load_tokenizer', 'bundled_vocab_size', 'load_encoder',
-           'model_label_names', 'eval_mode', 'label_maps', 'load_classifier', 'tiny_bert', 'sentence_features',
-           'token_table', 'token_table_html', 'tokenizer_explorer']
+           'model_label_names', 'eval_mode', 'label_maps', 'load_classifier', 'tiny_bert', 'frozen_features',
+           'sentence_features', 'token_table', 'token_table_html', 'tokenizer_explorer']
 
 # %% ../nbs/00_models.ipynb #6b266509
 import hashlib, html, importlib.util, os
@@ -152,25 +152,31 @@ def _features_key(where: str, texts, max_length: int) -> str:
     for t in texts: h.update(t.encode('utf-8', 'surrogatepass') + b'\x00')
     return h.hexdigest()[:24]
 
-def sentence_features(texts, name_or_path=None, max_length: int = 128, batch_size: int = 32,
-                      cache: bool = True, progress: bool = True) -> np.ndarray:
-    "Mean-pooled last-layer features of `texts` from the frozen encoder, one row per text (cached on disk)."
+def frozen_features(model, tokenizer, texts, max_length: int = 128, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    """Mean-pooled last-layer features of `texts` under `model`'s encoder (a `BertModel`, or a model holding one as `.bert`),
+    in eval mode and unchanged: what a linear probe reads. One row per text, in the order given."""
     import torch
     from tqdm.auto import tqdm
+    bert, texts = getattr(model, 'bert', model), list(texts)
+    if not texts: raise ValueError('frozen_features: no texts given')
+    order = np.argsort([len(t) for t in texts])  # similar lengths together: less padding, faster
+    out = np.zeros((len(texts), bert.config.hidden_size), dtype=np.float32)
+    with torch.inference_mode(), eval_mode(bert):
+        for i in tqdm(range(0, len(texts), batch_size), desc='encoding', disable=not progress):
+            idx = order[i:i+batch_size]
+            b = tokenizer([texts[j] for j in idx], padding=True, truncation=True, max_length=max_length, return_tensors='pt')
+            hidden = bert(input_ids=b['input_ids'], attention_mask=b['attention_mask']).last_hidden_state
+            out[idx] = mean_pool(hidden, b['attention_mask']).float().numpy()
+    return out
+
+def sentence_features(texts, name_or_path=None, max_length: int = 128, batch_size: int = 32,
+                      cache: bool = True, progress: bool = True) -> np.ndarray:
+    "Mean-pooled last-layer features of `texts` from the frozen bundled (or named) encoder, one row per text (cached on disk)."
     texts = list(texts)
     if not texts: raise ValueError('sentence_features: no texts given')
     if not all(isinstance(t, str) for t in texts): raise TypeError('sentence_features: texts must be strings')
     where = resolve_model(name_or_path)
-    def encode() -> np.ndarray:
-        tok, enc = load_tokenizer(where), load_encoder(where)
-        order = np.argsort([len(t) for t in texts])  # similar lengths together: less padding, faster
-        out = np.zeros((len(texts), enc.config.hidden_size), dtype=np.float32)
-        with torch.inference_mode():
-            for i in tqdm(range(0, len(texts), batch_size), desc='encoding', disable=not progress):
-                idx = order[i:i+batch_size]
-                b = tok([texts[j] for j in idx], padding=True, truncation=True, max_length=max_length, return_tensors='pt')
-                out[idx] = mean_pool(enc(**b).last_hidden_state, b['attention_mask']).numpy()
-        return out
+    encode = lambda: frozen_features(load_encoder(where), load_tokenizer(where), texts, max_length, batch_size, progress)
     if not cache: return encode()
     folder, _ = cached_folder(cache_dir()/f'features-{_features_key(where, texts, max_length)}',   # the run cache, as all
                               lambda tmp: np.save(tmp/'features.npy', encode()))

@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['SPECIAL_PIECES', 'pretraining_corpus', 'pack', 'repeats_for_share', 'corpus_tokenizer', 'mask_tokens',
            'masked_lm_objective', 'next_token_objective', 'no_weight_decay', 'weight_decay_groups', 'heldout_score',
-           'pretrain', 'small_bert_config', 'new_masked_lm', 'pretraining_key', 'cached_pretraining', 'frozen_features',
-           'probe', 'EmbeddingStudent', 'text_rows', 'distillation_objective', 'classifier_from', 'masked_positions',
+           'pretrain', 'small_bert_config', 'new_masked_lm', 'pretraining_key', 'cached_pretraining', 'probe',
+           'EmbeddingStudent', 'text_rows', 'distillation_objective', 'classifier_from', 'masked_positions',
            'fill_mask', 'mask_table_html', 'mask_explorer']
 
 # %% ../nbs/01_pretraining.ipynb #f87175c5
@@ -20,7 +20,7 @@ from torch import nn
 
 from .config import cached_folder, checkpoints_dir, mixed_precision, set_seed
 from .data import refuse_test_texts
-from .models import bundled_vocab_size, eval_mode
+from .models import bundled_vocab_size, eval_mode, frozen_features
 from .pooling import mean_pool
 from .logreg import probe_on_features
 
@@ -219,21 +219,6 @@ def cached_pretraining(name: str, make_model, objective, blocks, heldout, **sett
     return model.eval(), run, True
 
 # %% ../nbs/01_pretraining.ipynb #9d2edbff
-@torch.no_grad()
-def frozen_features(model, tokenizer, texts, max_length: int = 128, batch_size: int = 64) -> np.ndarray:
-    """Mean-pooled last-layer features of `texts` under `model`'s encoder (a `BertModel`, or a model holding one as `.bert`),
-    in eval mode and unchanged: what a linear probe reads. One row per text, in the order given."""
-    bert, texts = getattr(model, 'bert', model), list(texts)
-    if not texts: raise ValueError('frozen_features: no texts given')
-    order, out = np.argsort([len(t) for t in texts]), np.zeros((len(texts), bert.config.hidden_size), np.float32)
-    with eval_mode(bert):
-        for i in range(0, len(texts), batch_size):               # similar lengths together: less padding
-            idx = order[i:i + batch_size]
-            b = tokenizer([texts[j] for j in idx], padding=True, truncation=True, max_length=max_length, return_tensors='pt')
-            hidden = bert(input_ids=b['input_ids'], attention_mask=b['attention_mask']).last_hidden_state
-            out[idx] = mean_pool(hidden, b['attention_mask']).float().numpy()
-    return out
-
 def probe(model, tokenizer, train_ds, test_ds, max_length: int = 128) -> dict:
     "A linear probe on `model`'s frozen features (`probe_on_features`: its L2 strength by cross-validation on `train_ds`), scored on `test_ds`."
     features = lambda ds: frozen_features(model, tokenizer, ds.texts, max_length)

@@ -6,8 +6,9 @@ import torch
 from transformers import BertConfig, BertModel
 
 import llmcourse.pretraining as pre
+from llmcourse.models import frozen_features
 from llmcourse.pretraining import (EmbeddingStudent, cached_pretraining, classifier_from, corpus_tokenizer,
-                                   distillation_objective, fill_mask, frozen_features, heldout_score, mask_tokens,
+                                   distillation_objective, fill_mask, heldout_score, mask_tokens,
                                    masked_lm_objective, masked_positions, new_masked_lm, next_token_objective, pack, pretrain,
                                    pretraining_corpus, repeats_for_share, small_bert_config, text_rows)
 from llmcourse.transformer import (GPT, attention, causal_mask, generate, layer_differences, padding_mask,
