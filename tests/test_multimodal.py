@@ -1,4 +1,5 @@
-"""The small CLIP (images, captions, loss, zero-shot, retrieval) and the review-metadata fusion, rating never a feature."""
+"""The small CLIP (images, captions, loss, zero-shot, retrieval), its two-digit scenes (held-out pairs, word order, hard
+negatives, a text side that reads word pieces) and the review-metadata fusion, rating never a feature."""
 import math
 
 import numpy as np
@@ -9,9 +10,11 @@ import torch.nn.functional as F
 
 from llmcourse.data import load_drug_reviews
 from llmcourse.fusion import GatedFusion, MetadataEncoder
-from llmcourse.multimodal import (CLIP, DIGIT_WORDS, TRAIN_TEMPLATES, CaptionBank, caption_features, as_digit_images,
-                                  class_embeddings, clip_explorer, info_nce, load_digit_images, recall_at_k, train_classifier,
-                                  train_clip, zero_shot_predict)
+from llmcourse.multimodal import (CLIP, DIGIT_WORDS, TRAIN_TEMPLATES, CaptionBank, TokenReader, as_digit_images,
+                                  caption_features, class_embeddings, clip_explorer, info_nce, load_digit_images, recall_at_k,
+                                  train_classifier, train_clip, zero_shot_predict)
+from llmcourse.scenes import (PAIRS, SCENE_TEMPLATES, SCENE_WORDS, caption_digits, check_heldout, choose_heldout, make_scenes,
+                              pair_class, rank_scenes, scene_explorer, scene_scores, swapped)
 
 
 def test_digit_splits_are_disjoint_stratified_and_scaled():
@@ -28,6 +31,9 @@ def test_images_of_the_wrong_shape_or_range_are_refused():
     with pytest.raises(ValueError, match='8 x 8 pixels'): as_digit_images(np.zeros((2, 28, 28)))
     with pytest.raises(ValueError, match='8 x 8 pixels'): as_digit_images(np.zeros((2, 3, 8, 8)))
     with pytest.raises(ValueError, match=r'\[0, 1\]'): as_digit_images(np.full((1, 8, 8), 16.0))
+    assert as_digit_images(np.zeros((2, 8, 16))).shape == (2, 1, 8, 16)          # a scene of two digits
+    with pytest.raises(ValueError, match='8 x 16 pixels'): as_digit_images(np.zeros((2, 8, 12)))
+    with pytest.raises(ValueError, match='8 x 8 pixels'): as_digit_images(np.zeros((2, 8, 16)), columns=8)
 
 
 def test_info_nce_is_symmetric_refuses_bad_temperatures_and_is_low_for_matched_pairs():
@@ -63,6 +69,7 @@ def test_a_briefly_trained_clip_beats_chance_zero_shot():
     assert accuracy > 0.5, accuracy                       # chance is 0.1
     assert class_embeddings(model, bank).norm(dim=-1).allclose(torch.ones(10))
     with pytest.raises(ValueError, match='at least 2 pairs'): train_clip(x, y, bank, batch_size=1)
+    with pytest.raises(ValueError, match='at least as many images'): train_clip(x[:10], y[:10], bank, batch_size=64)
 
 
 def test_the_clip_explorer_reacts_and_shows_errors():
@@ -123,3 +130,84 @@ def test_train_classifier_seeds_before_it_builds_so_a_random_seed_fixes_the_whol
     a = fit(0).weight
     torch.rand(10)
     assert torch.equal(a, fit(0).weight) and not torch.equal(a, fit(1).weight)
+
+
+def test_a_scene_puts_an_image_of_the_left_digit_beside_one_of_the_right_and_refuses_digits_that_do_not_exist():
+    x, y = load_digit_images('valid')
+    scenes, classes = make_scenes(x, y, [(3, 7), (7, 3)], 4, seed=0)
+    assert scenes.shape == (8, 1, 8, 16) and classes.tolist() == [37] * 4 + [73] * 4
+    digits = {tuple(img.flatten().tolist()): int(d) for img, d in zip(x, y)}
+    for s, c in zip(scenes, classes.tolist()):
+        assert (digits[tuple(s[0, :, :8].flatten().tolist())], digits[tuple(s[0, :, 8:].flatten().tolist())]) == divmod(c, 10)
+    with pytest.raises(ValueError, match='12 is not a digit'): make_scenes(x, y, [(3, 12)], 1)
+    with pytest.raises(ValueError, match='same digit twice'): make_scenes(x, y, [(4, 4)], 1)
+    with pytest.raises(ValueError, match='no image of the digit 9'): make_scenes(x[y != 9], y[y != 9], [(3, 9)], 1)
+
+
+def test_held_out_pairs_must_leave_every_digit_on_both_sides_of_some_training_pair():
+    with pytest.raises(ValueError, match='cover all 90'): check_heldout(PAIRS)
+    with pytest.raises(ValueError, match='digit 0 is never on the left'): check_heldout([(0, b) for b in range(1, 10)])
+    with pytest.raises(ValueError, match='not an ordered pair'): check_heldout([(5, 5)])
+    chosen = choose_heldout(20, seed=1)
+    assert len(chosen) == 20 and check_heldout(chosen) == chosen and chosen != choose_heldout(20, seed=2)
+
+
+def test_a_pair_class_reads_left_then_right_and_swapping_twice_changes_nothing():
+    c = pair_class(torch.tensor([3, 7]), torch.tensor([7, 0]))
+    assert c.tolist() == [37, 70] and swapped(c).tolist() == [73, 7] and swapped(swapped(c)).tolist() == c.tolist()
+    bank = CaptionBank(SCENE_TEMPLATES[:1], SCENE_WORDS)
+    assert bank.texts[37][0] == 'a three to the left of a seven.' and bank.features.shape[:2] == (100, 1)
+
+
+def test_captions_that_name_no_digit_are_refused():
+    assert caption_digits('A Seven to the left of a three.') == [7, 3]
+    with pytest.raises(ValueError, match='names no digit'): caption_digits('a scene with some squiggles')
+    with pytest.raises(ValueError, match='names no digit'): rank_scenes(CLIP(columns=16), 'some squiggles', torch.zeros(3, 1, 8, 16))
+    with pytest.raises(ValueError, match='empty'): caption_digits('  ')
+
+
+def test_hard_negatives_join_the_image_to_caption_side_only():
+    g = torch.Generator().manual_seed(0)
+    x, t, n = (F.normalize(torch.randn(6, 8, generator=g), dim=-1) for _ in range(3))
+    rows = torch.cat([x @ t.T, x @ n.T], 1) / 0.1
+    expected = (F.cross_entropy(rows, torch.arange(6)) + F.cross_entropy((x @ t.T / 0.1).T, torch.arange(6))) / 2
+    assert torch.allclose(info_nce(x, t, 0.1, n), expected) and float(info_nce(x, t, 0.1, n)) > float(info_nce(x, t, 0.1))
+
+
+def test_the_token_reader_ignores_padding_hears_order_and_refuses_pooled_features():
+    torch.manual_seed(0)
+    reader = TokenReader(text_width=16, dim=8, hidden=16, heads=2).eval()
+    states = torch.randn(2, 5, 16)
+    padded = torch.cat([states, torch.zeros(2, 3, 16)], 1)
+    assert torch.allclose(reader(states), reader(padded), atol=1e-5)
+    order = states[:, [0, 2, 1, 3, 4]]                                 # the same pieces, two of them swapped
+    assert not torch.allclose(reader(states), reader(order), atol=1e-3)
+    with pytest.raises(ValueError, match='token states'): CLIP(text_reader=True).embed_texts(torch.zeros(2, 384))
+    x, y = load_digit_images('valid')
+    with pytest.raises(ValueError, match='tokens=True'):
+        train_clip(*make_scenes(x, y, PAIRS[:4], 2), CaptionBank(SCENE_TEMPLATES[:1], SCENE_WORDS), epochs=1,
+                   batch_size=4, text_reader=True)
+
+
+def test_a_briefly_trained_scene_clip_beats_chance_on_pairs_and_scores_each_scene():
+    x, y = load_digit_images('train')
+    scenes, classes = make_scenes(x, y, PAIRS, 10)
+    bank = CaptionBank(SCENE_TEMPLATES, SCENE_WORDS)
+    model, losses = train_clip(scenes, classes, bank, epochs=3, batch_size=64, seed=0)
+    assert losses[-1] < losses[0]
+    scores = scene_scores(model, bank, *make_scenes(*load_digit_images('valid'), PAIRS, 2))
+    assert set(scores) == {'zero-shot', 'order'} and len(scores['order']) == 180
+    assert scores['zero-shot'].mean() > 5 / 90, scores['zero-shot'].mean()          # chance is 1 / 90
+
+
+def test_the_scene_explorer_follows_the_model_and_the_caption_and_names_bad_captions():
+    x, y = load_digit_images('test')
+    scenes, classes = make_scenes(x, y, PAIRS[:10], 2)
+    torch.manual_seed(0)
+    ui = scene_explorer({'a': CLIP(columns=16).eval(), 'b': CLIP(columns=16).eval()}, scenes, classes, k=4)
+    before = ui.pane.value
+    assert 'scene-results' in before and before.count('<table') == 4
+    ui.which.value = 'b'
+    assert ui.pane.value != before
+    ui.box.value = 'some squiggles'
+    assert 'names no digit' in ui.pane.value and 'scene-results' not in ui.pane.value

@@ -176,3 +176,12 @@ def test_clip_explorer_follows_the_picked_image_and_the_typed_caption(page, jupy
     wait_for_change(page, caption_pane, error, 'the error message')
     assert 'clip-results' in caption_pane.inner_html()
     screenshot(root, '06_multimodal')
+    scenes = widget_root(page.locator('.jp-OutputArea-output .scene-results').first)
+    pane, box = scenes.locator('.widget-html-content').first, scenes.locator('.widget-text input').first
+    before = pane.inner_html()
+    box.fill('a seven to the left of a three.'); box.press('Enter')
+    after = wait_for_change(page, pane, before, 'the scenes nearest to the typed caption')
+    assert 'scene-results' in after
+    box.fill('some squiggles'); box.press('Enter')
+    error = wait_for_change(page, pane, after, 'the scenes nearest to the typed caption')
+    assert 'names no digit' in error, 'a caption with no digit word should get the error that names it'
