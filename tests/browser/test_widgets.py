@@ -176,12 +176,13 @@ def test_clip_explorer_follows_the_picked_image_and_the_typed_caption(page, jupy
     wait_for_change(page, caption_pane, error, 'the error message')
     assert 'clip-results' in caption_pane.inner_html()
     screenshot(root, '06_multimodal')
-    scenes = widget_root(page.locator('.jp-OutputArea-output .scene-results').first)
+    scenes = widget_root(page.locator('.jp-OutputArea-output .widget-toggle-buttons').first)   # the scene explorer
     pane, box = scenes.locator('.widget-html-content').first, scenes.locator('.widget-text input').first
     before = pane.inner_html()
+    assert 'scene-results' in before, f'the scene explorer should show scenes at first, not {before[:200]!r}'
     box.fill('a seven to the left of a three.'); box.press('Enter')
     after = wait_for_change(page, pane, before, 'the scenes nearest to the typed caption')
-    assert 'scene-results' in after
+    assert 'scene-results' in after, f'a caption naming two digits should rank scenes, not {after[:200]!r}'
     box.fill('some squiggles'); box.press('Enter')
     error = wait_for_change(page, pane, after, 'the scenes nearest to the typed caption')
     assert 'names no digit' in error, 'a caption with no digit word should get the error that names it'
