@@ -2,12 +2,13 @@
 
 # %% auto #0
 __all__ = ['METHODS', 'train_source_model', 'map_label_columns', 'lora_model', 'trainable_parameters', 'layerwise_lr_groups',
-           'TransferSetup', 'finetune_on', 'run_cost', 'logits_on', 'scored', 'trained_probabilities',
-           'method_zero_shot', 'method_linear_probe', 'method_finetune', 'method_sequential', 'method_lora',
-           'method_discriminative', 'method_domain_adapted', 'method_from_scratch']
+           'setfit_pairs_per_review', 'quiet_setfit', 'method_setfit', 'TransferSetup', 'finetune_on', 'run_cost',
+           'logits_on', 'scored', 'trained_probabilities', 'method_zero_shot', 'method_linear_probe', 'method_finetune',
+           'method_sequential', 'method_lora', 'method_discriminative', 'method_domain_adapted', 'method_from_scratch']
 
 # %% ../nbs/03_transfer.ipynb #f8464599
-import math, re
+import math, re, time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from .checkpoints import RESUME_IGNORES
+from .config import autocast_dtype
 from .data import TextDataset
 from .evaluation import dataset_logits
 from .finetune import TrainConfig, train
@@ -79,6 +81,52 @@ def layerwise_lr_groups(decay: float = 0.8):
         return list(out.values())
     return groups
 
+# %% ../nbs/03_transfer.ipynb #aa2582b9
+def setfit_pairs_per_review(n: int, pairs: int) -> int:
+    "SetFit's `num_iterations` (pairs drawn per review) for `pairs` sentence pairs from `n` reviews."
+    return max(1, math.ceil(pairs / (2 * n)))
+
+@contextmanager
+def quiet_setfit():
+    "Silence what SetFit logs while it loads and trains, the datasets progress bar and a pin_memory warning."
+    import datasets, setfit, warnings
+    level, bars = setfit.logging.get_verbosity(), datasets.is_progress_bar_enabled()
+    setfit.logging.set_verbosity_error(); datasets.disable_progress_bars()
+    try:
+        with quiet_transformers(), warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message=".*'pin_memory' argument.*")
+            yield
+    finally:
+        setfit.logging.set_verbosity(level)
+        if bars: datasets.enable_progress_bars()
+
+def method_setfit(setup, train_ds, seed):
+    """SetFit (Tunstall et al., 2022, the `setfit` library): contrastive fine-tuning of the sentence encoder on pairs of
+    reviews (same label or not), then a class-balanced logistic regression on its embeddings."""
+    from datasets import Dataset
+    from setfit import SetFitModel, Trainer, TrainingArguments
+    from transformers import PrinterCallback
+    counts = np.bincount(train_ds.labels, minlength=len(train_ds.label_names))
+    if (counts == 0).any():
+        raise ValueError(f'SetFit needs examples of every label to make pairs of different labels; got {dict(zip(train_ds.label_names, counts.tolist()))}')
+    with quiet_setfit():
+        model = SetFitModel.from_pretrained(resolve_model(setup.name_or_path), head_params={'class_weight': 'balanced', 'max_iter': 1000})
+    args = TrainingArguments(batch_size=setup.recipe.batch_size, num_epochs=1, body_learning_rate=setup.setfit_lr,
+                             num_iterations=setfit_pairs_per_review(len(train_ds), setup.setfit_pairs), seed=seed,
+                             max_length=setup.recipe.max_length, show_progress_bar=setup.progress, report_to='none',
+                             save_strategy='no', logging_strategy='no')
+    data = Dataset.from_dict({'text': list(train_ds.texts), 'label': [int(y) for y in train_ds.labels]})
+    t0 = time.perf_counter()
+    dtype = autocast_dtype(setup.recipe.precision, 'cpu')          # bf16 where the recipe trains in bf16, as every other method
+    with quiet_setfit(), torch.autocast('cpu', dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+        trainer = Trainer(model=model, args=args, train_dataset=data)
+        trainer.remove_callback(PrinterCallback)         # without a progress bar it would print every loss line
+        trainer.train()
+    info = {'train_seconds': time.perf_counter() - t0, 'trainable': trainable_parameters(model.model_body)[0],
+            'examples_trained': 2 * len(train_ds) * args.num_iterations}
+    probs = lambda ds: torch.as_tensor(np.asarray(model.predict_proba(list(ds.texts), batch_size=setup.recipe.eval_batch_size, show_progress_bar=False)))
+    return probs(setup.test).float().numpy(), probs(setup.valid).float().numpy(), info
+
 # %% ../nbs/03_transfer.ipynb #bed11f6e
 @dataclass
 class TransferSetup:
@@ -94,28 +142,38 @@ class TransferSetup:
     recipe_models: bool = False        # fine-tuning on all labels loads chapter 02's recipe models from the run cache
     recipe: TrainConfig = field(default_factory=lambda: RECIPE)   # chapter 02's recipe: every fine-tuning run starts from it
     epochs: int = None                 # passes on all labels (None: the recipe's)
-    min_steps: int = 20                # a subset gets at least this many optimiser steps (16 labels = 1 step per pass) ...
+    min_steps: int = 100               # a subset gets at least this many optimiser steps (Mosbach et al., 2021) ...
     subset_class_weights: bool = True  # ... and a class-balanced loss (without it few-label runs settle on the majority class)
+    subset_lr: float = None            # a subset run's peak learning rate (None: the recipe's); see `tuned`
+    tuned: dict = None                 # 'method|labels' -> the setup changes chosen on validation for that cell (`choose_on_validation`)
     lora_r: int = 8
     lora_targets: object = 'all-linear'
     lora_lr: float = 1e-3
     layer_decay: float = 0.8
     layer_lr: float = 2e-4             # the head's rate in discriminative fine-tuning; each layer below gets `layer_decay` times the rate above it
+    setfit_lr: float = 2e-5            # SetFit's rate for the encoder's contrastive phase (Tunstall et al., 2022)
+    setfit_pairs: int = 640            # sentence pairs SetFit draws (the paper's 20 per review at 16 labels), the same at every budget
     progress: bool = False
 
     def config(self, n: int, seed: int, **overrides):
-        "The recipe for `n` labelled reviews: for all of them chapter 02's recipe as it is; for a subset at least `min_steps` steps and class weights."
+        "The recipe for `n` labelled reviews: for all of them chapter 02's recipe as it is; for a subset at least `min_steps` steps, class weights and `subset_lr`."
         cfg = replace(self.recipe, epochs=self.epochs or self.recipe.epochs, seed=seed, progress=self.progress)
         if n < len(self.train):
             per_pass = math.ceil(n / cfg.batch_size)
             steps = max(self.min_steps, cfg.epochs * per_pass)
-            cfg = replace(cfg, epochs=math.ceil(steps / per_pass), max_steps=steps, class_weights=self.subset_class_weights)
+            cfg = replace(cfg, epochs=math.ceil(steps / per_pass), max_steps=steps, class_weights=self.subset_class_weights,
+                          lr=self.subset_lr or cfg.lr)
         return replace(cfg, **overrides)
+
+    def for_cell(self, method: str, n: int) -> 'TransferSetup':
+        "This setup with the changes `tuned` holds for `method` at `n` labels."
+        return replace(self, **(self.tuned or {}).get(f'{method}|{n}', {}))
 
     def fingerprint(self) -> dict:
         "Everything that changes a result: runs cached under another fingerprint are recomputed."
         keep = ('name_or_path', 'source_dir', 'dapt_dir', 'label_map', 'recipe_models', 'epochs', 'min_steps',
-                'subset_class_weights', 'lora_r', 'lora_targets', 'lora_lr', 'layer_decay', 'layer_lr')
+                'subset_class_weights', 'subset_lr', 'tuned', 'lora_r', 'lora_targets', 'lora_lr', 'layer_decay', 'layer_lr',
+                'setfit_lr', 'setfit_pairs')
         return ({k: getattr(self, k) for k in keep} | {'lora_targets': str(self.lora_targets), 'recipe': self.recipe.changes()}
                 | {'train': len(self.train), 'valid': len(self.valid), 'test': len(self.test)})
 
@@ -222,7 +280,7 @@ def method_from_scratch(setup, train_ds, seed):
     "The same architecture, randomly initialised, trained the same way: what pretraining buys."
     return trained_probabilities(setup, _scratch_classifier(setup, seed), train_ds, seed)
 
-METHODS = {'zero-shot (tweets model)': method_zero_shot, 'linear probe': method_linear_probe,
+METHODS = {'zero-shot (tweets model)': method_zero_shot, 'linear probe': method_linear_probe, 'SetFit': method_setfit,
            'fine-tune (target only)': method_finetune, 'sequential (tweets, then drugs)': method_sequential,
            'LoRA': method_lora, 'discriminative fine-tuning': method_discriminative,
            'domain-adapted MLM, then fine-tune': method_domain_adapted, 'from scratch': method_from_scratch}

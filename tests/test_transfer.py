@@ -15,9 +15,9 @@ from llmcourse.checkpoints import load_adapter, save_adapter
 from llmcourse.mlm import domain_adapt, load_masked_lm, mlm_corpus, mlm_head_parameters, mlm_pretrain
 from llmcourse.pretraining import mask_tokens
 from llmcourse.recipe import RECIPE
-from llmcourse.transfer import (accuracy_table, compare, correctness, ensemble, nested_stratified_order, nested_subsets,
-                                paired_comparison, run_grid, run_method, summarise, vocabulary_overlap)
-from llmcourse.transfer_methods import (layerwise_lr_groups, lora_model, map_label_columns, METHODS,
+from llmcourse.transfer import (accuracy_table, choose_on_validation, compare, correctness, ensemble, nested_stratified_order,
+                                nested_subsets, paired_comparison, run_grid, run_method, summarise, vocabulary_overlap)
+from llmcourse.transfer_methods import (layerwise_lr_groups, lora_model, map_label_columns, METHODS, setfit_pairs_per_review,
                                         train_source_model, trainable_parameters, TransferSetup)
 
 
@@ -35,7 +35,8 @@ def setup(tok, tmp_path_factory):
                          load_drug_reviews('test').sample(12),
                          name_or_path=str(work/'pretrained'), source_dir=source['dir'], dapt_dir=str(work/'dapt'),
                          label_map={'negative': 'negative', 'positive': 'positive'},
-                         recipe=replace(RECIPE, max_length=32, batch_size=8), epochs=1, min_steps=2, lora_lr=1e-2)
+                         recipe=replace(RECIPE, max_length=32, batch_size=8), epochs=1, min_steps=2, lora_lr=1e-2,
+                         setfit_pairs=16)
 
 
 # --- label budgets ---
@@ -65,6 +66,13 @@ def test_nested_order_depends_on_the_seed_and_three_classes_stay_stratified():
 def test_a_budget_too_small_for_the_labels_is_refused():
     with pytest.raises(ValueError, match='cannot hold all 2 labels'):
         nested_subsets(load_drug_reviews('train'), [1], 0)
+
+
+def test_a_budget_larger_than_the_training_set_is_refused():
+    ds = load_drug_reviews('train').sample(20)
+    assert len(nested_subsets(ds, [20], 0)[20]) == 20 and len(nested_subsets(ds, [None], 0)[20]) == 20
+    with pytest.raises(ValueError, match='more than the 20 examples'):
+        nested_subsets(ds, [21], 0)
 
 
 # --- masked-LM pretraining ---
@@ -188,6 +196,41 @@ def test_each_method_runs_end_to_end(setup, method):
     assert 0 <= r['accuracy'] <= 1 and 0 <= r['macro_f1'] <= 1
     assert len(r['predictions']) == len(setup.test) and set(r['predictions']) <= {0, 1}
     if method == 'LoRA': assert 0 < r['trainable'] < trainable_parameters(tiny_bert())[0] / 2
+
+
+def test_setfit_refuses_a_training_set_of_one_label(setup):
+    one = setup.train.subset(np.flatnonzero(setup.train.labels == 1)[:6])
+    with pytest.raises(ValueError, match='examples of every label'):
+        run_method(setup, 'SetFit', one, 0)
+
+
+def test_setfit_draws_the_papers_pairs_at_16_labels_and_the_same_number_beyond():
+    assert setfit_pairs_per_review(16, 640) == 20 and setfit_pairs_per_review(64, 640) == 5
+    assert setfit_pairs_per_review(1000, 640) == 1                 # never fewer than one pair per review
+
+
+def test_tuned_changes_reach_only_their_own_method_and_budget(setup):
+    tuned = replace(setup, tuned={'fine-tune (target only)|4': {'subset_lr': 3e-5}})
+    assert tuned.for_cell('fine-tune (target only)', 4).config(4, 0).lr == 3e-5
+    assert tuned.for_cell('fine-tune (target only)', 8).config(8, 0).lr == setup.recipe.lr
+    assert tuned.for_cell('sequential (tweets, then drugs)', 4).config(4, 0).lr == setup.recipe.lr
+    assert tuned.fingerprint() != setup.fingerprint()             # a cached grid under other choices is recomputed
+
+
+def test_choose_on_validation_keeps_the_best_validation_macro_f1_and_hands_its_run_on(setup, monkeypatch):
+    calls = []
+    def fake(s, train_ds, seed):                                   # right on validation only at the rate 3e-5
+        calls.append(s.subset_lr)
+        right = np.eye(2)[setup.valid.labels] if s.subset_lr == 3e-5 else np.tile([0.4, 0.6], (len(setup.valid), 1))
+        return np.tile([0.4, 0.6], (len(setup.test), 1)), right, {'examples_trained': 0}
+    monkeypatch.setitem(METHODS, 'fake', fake)
+    options = {'recipe': {'subset_lr': 1e-4}, 'low': {'subset_lr': 3e-5}}
+    table, tuned, reuse = choose_on_validation(setup, {'fake|4': options}, progress=False)
+    assert sorted(calls) == [3e-5, 1e-4] and tuned == {'fake|4': {'subset_lr': 3e-5}}
+    assert table.set_index('candidate').chosen.to_dict() == {'recipe': False, 'low': True}
+    assert reuse[('fake', 4, 0)]['valid_macro_f1'] == 1.0
+    with pytest.raises(ValueError, match="'method|labels'"):
+        choose_on_validation(setup, {'fake': options}, progress=False)
 
 
 def test_unknown_method_and_missing_source_are_clear_errors(setup):
