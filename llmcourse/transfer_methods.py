@@ -2,9 +2,10 @@
 
 # %% auto #0
 __all__ = ['METHODS', 'train_source_model', 'map_label_columns', 'lora_model', 'trainable_parameters', 'layerwise_lr_groups',
-           'setfit_pairs_per_review', 'quiet_setfit', 'method_setfit', 'TransferSetup', 'finetune_on', 'run_cost',
-           'logits_on', 'scored', 'trained_probabilities', 'method_zero_shot', 'method_linear_probe', 'method_finetune',
-           'method_sequential', 'method_lora', 'method_discriminative', 'method_domain_adapted', 'method_from_scratch']
+           'TransferSetup', 'finetune_on', 'run_cost', 'logits_on', 'scored', 'trained_probabilities',
+           'method_zero_shot', 'method_linear_probe', 'method_finetune', 'method_sequential', 'method_lora',
+           'method_discriminative', 'method_domain_adapted', 'method_from_scratch', 'setfit_pairs_per_review',
+           'quiet_setfit', 'method_setfit']
 
 # %% ../nbs/03_transfer.ipynb #f8464599
 import math, re, time
@@ -81,52 +82,6 @@ def layerwise_lr_groups(decay: float = 0.8):
         return list(out.values())
     return groups
 
-# %% ../nbs/03_transfer.ipynb #aa2582b9
-def setfit_pairs_per_review(n: int, pairs: int) -> int:
-    "SetFit's `num_iterations` (pairs drawn per review) for `pairs` sentence pairs from `n` reviews."
-    return max(1, math.ceil(pairs / (2 * n)))
-
-@contextmanager
-def quiet_setfit():
-    "Silence what SetFit logs while it loads and trains, the datasets progress bar and a pin_memory warning."
-    import datasets, setfit, warnings
-    level, bars = setfit.logging.get_verbosity(), datasets.is_progress_bar_enabled()
-    setfit.logging.set_verbosity_error(); datasets.disable_progress_bars()
-    try:
-        with quiet_transformers(), warnings.catch_warnings():
-            warnings.filterwarnings('ignore', message=".*'pin_memory' argument.*")
-            yield
-    finally:
-        setfit.logging.set_verbosity(level)
-        if bars: datasets.enable_progress_bars()
-
-def method_setfit(setup, train_ds, seed):
-    """SetFit (Tunstall et al., 2022, the `setfit` library): contrastive fine-tuning of the sentence encoder on pairs of
-    reviews (same label or not), then a class-balanced logistic regression on its embeddings."""
-    from datasets import Dataset
-    from setfit import SetFitModel, Trainer, TrainingArguments
-    from transformers import PrinterCallback
-    counts = np.bincount(train_ds.labels, minlength=len(train_ds.label_names))
-    if (counts == 0).any():
-        raise ValueError(f'SetFit needs examples of every label to make pairs of different labels; got {dict(zip(train_ds.label_names, counts.tolist()))}')
-    with quiet_setfit():
-        model = SetFitModel.from_pretrained(resolve_model(setup.name_or_path), head_params={'class_weight': 'balanced', 'max_iter': 1000})
-    args = TrainingArguments(batch_size=setup.recipe.batch_size, num_epochs=1, body_learning_rate=setup.setfit_lr,
-                             num_iterations=setfit_pairs_per_review(len(train_ds), setup.setfit_pairs), seed=seed,
-                             max_length=setup.recipe.max_length, show_progress_bar=setup.progress, report_to='none',
-                             save_strategy='no', logging_strategy='no')
-    data = Dataset.from_dict({'text': list(train_ds.texts), 'label': [int(y) for y in train_ds.labels]})
-    t0 = time.perf_counter()
-    dtype = autocast_dtype(setup.recipe.precision, 'cpu')          # bf16 where the recipe trains in bf16, as every other method
-    with quiet_setfit(), torch.autocast('cpu', dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-        trainer = Trainer(model=model, args=args, train_dataset=data)
-        trainer.remove_callback(PrinterCallback)         # without a progress bar it would print every loss line
-        trainer.train()
-    info = {'train_seconds': time.perf_counter() - t0, 'trainable': trainable_parameters(model.model_body)[0],
-            'examples_trained': 2 * len(train_ds) * args.num_iterations}
-    probs = lambda ds: torch.as_tensor(np.asarray(model.predict_proba(list(ds.texts), batch_size=setup.recipe.eval_batch_size, show_progress_bar=False)))
-    return probs(setup.test).float().numpy(), probs(setup.valid).float().numpy(), info
-
 # %% ../nbs/03_transfer.ipynb #bed11f6e
 @dataclass
 class TransferSetup:
@@ -164,6 +119,11 @@ class TransferSetup:
             cfg = replace(cfg, epochs=math.ceil(steps / per_pass), max_steps=steps, class_weights=self.subset_class_weights,
                           lr=self.subset_lr or cfg.lr)
         return replace(cfg, **overrides)
+
+    def steps(self, n: int) -> int:
+        "How many optimiser steps a run on `n` labelled reviews takes."
+        c = self.config(n, 0)
+        return c.max_steps or c.epochs * math.ceil(n / c.batch_size)
 
     def for_cell(self, method: str, n: int) -> 'TransferSetup':
         "This setup with the changes `tuned` holds for `method` at `n` labels."
@@ -280,6 +240,54 @@ def method_from_scratch(setup, train_ds, seed):
     "The same architecture, randomly initialised, trained the same way: what pretraining buys."
     return trained_probabilities(setup, _scratch_classifier(setup, seed), train_ds, seed)
 
+# %% ../nbs/03_transfer.ipynb #aa2582b9
+def setfit_pairs_per_review(n: int, pairs: int) -> int:
+    "SetFit's `num_iterations` (pairs drawn per review) for `pairs` sentence pairs from `n` reviews."
+    return max(1, math.ceil(pairs / (2 * n)))
+
+@contextmanager
+def quiet_setfit():
+    "Silence what SetFit logs while it loads and trains, the datasets progress bar and a pin_memory warning."
+    import datasets, setfit, warnings
+    level, bars = setfit.logging.get_verbosity(), datasets.is_progress_bar_enabled()
+    setfit.logging.set_verbosity_error(); datasets.disable_progress_bars()
+    try:
+        with quiet_transformers(), warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message=".*'pin_memory' argument.*")
+            yield
+    finally:
+        setfit.logging.set_verbosity(level)
+        if bars: datasets.enable_progress_bars()
+
+def method_setfit(setup, train_ds, seed):
+    """SetFit (Tunstall et al., 2022, the `setfit` library): contrastive fine-tuning of the sentence encoder on pairs of
+    reviews (same label or not), then a class-balanced logistic regression on its embeddings."""
+    from datasets import Dataset
+    from setfit import SetFitModel, Trainer, TrainingArguments
+    from transformers import PrinterCallback
+    counts = np.bincount(train_ds.labels, minlength=len(train_ds.label_names))
+    if (counts == 0).any():
+        raise ValueError(f'SetFit needs examples of every label to make pairs of different labels; got {dict(zip(train_ds.label_names, counts.tolist()))}')
+    with quiet_setfit():
+        model = SetFitModel.from_pretrained(resolve_model(setup.name_or_path), head_params={'class_weight': 'balanced', 'max_iter': 1000})
+    args = TrainingArguments(batch_size=setup.recipe.batch_size, num_epochs=1, body_learning_rate=setup.setfit_lr,
+                             num_iterations=setfit_pairs_per_review(len(train_ds), setup.setfit_pairs), seed=seed,
+                             max_length=setup.recipe.max_length, show_progress_bar=setup.progress, report_to='none',
+                             save_strategy='no', logging_strategy='no')
+    data = Dataset.from_dict({'text': list(train_ds.texts), 'label': [int(y) for y in train_ds.labels]})
+    t0 = time.perf_counter()
+    dtype = autocast_dtype(setup.recipe.precision, 'cpu')          # bf16 where the recipe trains in bf16, as every other method
+    with quiet_setfit(), torch.autocast('cpu', dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+        trainer = Trainer(model=model, args=args, train_dataset=data)
+        trainer.remove_callback(PrinterCallback)         # without a progress bar it would print every loss line
+        trainer.train()
+    info = {'train_seconds': time.perf_counter() - t0, 'trainable': trainable_parameters(model.model_body)[0],
+            'examples_trained': 2 * len(train_ds) * args.num_iterations}
+    probs = lambda ds: np.asarray(model.predict_proba(list(ds.texts), batch_size=setup.recipe.eval_batch_size, as_numpy=True,
+                                                      show_progress_bar=False), dtype=np.float32)
+    return probs(setup.test), probs(setup.valid), info
+
+# %% ../nbs/03_transfer.ipynb #3a767108
 METHODS = {'zero-shot (tweets model)': method_zero_shot, 'linear probe': method_linear_probe, 'SetFit': method_setfit,
            'fine-tune (target only)': method_finetune, 'sequential (tweets, then drugs)': method_sequential,
            'LoRA': method_lora, 'discriminative fine-tuning': method_discriminative,

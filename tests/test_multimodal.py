@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from llmcourse.data import load_drug_reviews
-from llmcourse.fusion import GatedFusion, MetadataEncoder
+from llmcourse.fusion import GatedFusion
+from llmcourse.metadata import MetadataEncoder
 from llmcourse.multimodal import (CLIP, DIGIT_WORDS, TRAIN_TEMPLATES, CaptionBank, TokenReader, as_digit_images,
                                   caption_features, class_embeddings, clip_explorer, info_nce, load_digit_images, recall_at_k,
                                   train_classifier, train_clip, zero_shot_predict)

@@ -15,8 +15,9 @@ from llmcourse.checkpoints import load_adapter, save_adapter
 from llmcourse.mlm import domain_adapt, load_masked_lm, mlm_corpus, mlm_head_parameters, mlm_pretrain
 from llmcourse.pretraining import mask_tokens
 from llmcourse.recipe import RECIPE
-from llmcourse.transfer import (accuracy_table, choose_on_validation, compare, correctness, ensemble, nested_stratified_order,
-                                nested_subsets, paired_comparison, run_grid, run_method, summarise, vocabulary_overlap)
+from llmcourse.budgets import nested_stratified_order, nested_subsets
+from llmcourse.transfer import (accuracy_table, choose_on_validation, compare, correctness, ensemble,
+                                paired_comparison, run_grid, run_method, summarise, vocabulary_overlap)
 from llmcourse.transfer_methods import (layerwise_lr_groups, lora_model, map_label_columns, METHODS, setfit_pairs_per_review,
                                         train_source_model, trainable_parameters, TransferSetup)
 
