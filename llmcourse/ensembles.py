@@ -59,7 +59,8 @@ def ensemble_difference(a, b, labels, level: float = 0.95, n_resamples: int = 20
     draws = np.array([score([rng.integers(0, len(p), len(p)) for p in ensembles]) @ reviews[i] for i in range(n_resamples)]) / len(labels)
     low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
     whole = score([np.arange(len(p)) for p in ensembles])
-    out = {'difference' if b is not None else 'accuracy': float(whole.mean()), 'ci95': [float(low), float(high)], 'correct': whole}
+    out = {'difference' if b is not None else 'accuracy': float(whole.mean()), 'ci95': [float(low), float(high)],
+           'per_review' if b is not None else 'correct': whole}
     if b is not None:
         out |= {'excludes_zero': bool(low > 0 or high < 0), 'detectable': float((norm.ppf((1 + level) / 2) + norm.ppf(0.8)) * draws.std())}
     return out

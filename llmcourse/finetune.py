@@ -305,13 +305,14 @@ def train(model, tokenizer, train_ds: TextDataset, valid_ds: TextDataset = None,
 
 # %% ../nbs/02_finetune.ipynb #70f4c5c0
 def fine_tune_and_score(make_model, tokenizer, train_ds, valid_ds, test_ds, lr: float, epochs: int, seed: int = 0,
-                        max_length: int = 128, batch_size: int = 16, keep: str = 'best') -> dict:
+                        max_length: int = 128, batch_size: int = 16, keep: str = 'best', class_weights: bool = False) -> dict:
     """Fine-tune `make_model()` quietly with `train`, then score the test set once. `keep='best'` keeps the epoch with the
     best validation macro-F1 (validation scored after every epoch); `keep='last'` keeps the last epoch and scores validation
-    once, at the end. Returns the validation scores, the kept epoch, the time and each test review's 0/1 correctness."""
+    once, at the end. `class_weights` weights the loss by inverse class frequency, as few labels need. Returns the
+    validation scores, the kept epoch, the time and each test review's 0/1 correctness."""
     model = make_model()
     cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, keep=keep,
-                      progress=False, verbose=False)
+                      class_weights=class_weights, progress=False, verbose=False)
     res = train(model, tokenizer, train_ds, valid_ds if keep == 'best' else None, cfg)
     if keep == 'best': valid, epoch = res.best, res.best_epoch
     else:

@@ -334,3 +334,14 @@ def test_fine_tune_and_score_keeps_the_last_epoch_and_scores_validation_once(tok
     assert calls == [None, valid_ds]                     # 'last' trains without a validation pass after each epoch
     assert last['epoch'] == 2 and 1 <= best['epoch'] <= 2 and len(last['correct']) == len(valid_ds)
     assert last['valid_accuracy'] == pytest.approx(last['test_accuracy'])   # the same reviews, scored the same way
+
+
+def test_fine_tune_and_score_passes_the_class_balanced_loss_on_to_train(tok, data, monkeypatch):
+    from llmcourse import finetune as ft
+    train_ds, valid_ds = data
+    seen = []
+    real_train = ft.train
+    monkeypatch.setattr(ft, 'train', lambda m, t, tr, va, cfg: seen.append(cfg.class_weights) or real_train(m, t, tr, va, cfg))
+    for weighted in (True, False):
+        ft.fine_tune_and_score(lambda: tiny_bert(seed=0), tok, train_ds, valid_ds, valid_ds, 1e-3, 1, keep='last', class_weights=weighted)
+    assert seen == [True, False]
