@@ -243,6 +243,7 @@ def deepwordbug_attack(victim: Victim, text: str, label: int, max_words: int = 5
     characters cannot bind here: one edit moves at most 2 characters, so `max_words` words move at most 2 * max_words."""
     return greedy_attack(victim, text, label, deepwordbug_edits, max_words=max_words, rng=np.random.default_rng(seed), rank='unk')
 
+# %% ../nbs/04_adversarial.ipynb #97b005a9
 def word_attack(victim: Victim, text: str, label: int, table: CandidateTable, max_share: float = 0.1) -> AttackResult:
     "Substitute whole words by their `table` candidates, at most `max_share` of the words (A2T's 10%), never stop words."
     return greedy_attack(victim, text, label, table, max_share=max_share)
