@@ -67,6 +67,7 @@ def word_spans(text, enc) -> list:
         out.append((text[start:end], ps, (start, end)))
     return out
 
+# %% ../nbs/05_explore.ipynb #6777d0ff
 @torch.no_grad()
 def occlusion(model, tokenizer, text, target: int = None, max_length: int = MAX_LENGTH) -> pd.DataFrame:
     "For each word: the `target` logit of the full text minus that with the word's pieces removed."
@@ -114,6 +115,7 @@ def attribution_agreement(table: pd.DataFrame) -> pd.DataFrame:
     "Spearman rank correlation between the three word-level maps."
     return table[['integrated gradients', 'gradient x input', 'occlusion']].corr(method='spearman')
 
+# %% ../nbs/05_explore.ipynb #930e2418
 def attribution_html(text: str, table: pd.DataFrame, column: str = 'integrated gradients', title: str = '') -> str:
     "The text as written, each word on a background coloured by its score: green pushes towards the explained class, red away."
     scores = table[column].to_numpy()

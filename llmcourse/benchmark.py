@@ -79,6 +79,7 @@ def trainer_run(model, tokenizer, ds: TextDataset, batch_size: int, max_length: 
     model.eval()
     return {'examples': steps * batch_size, 'seconds': clock.seconds, 'examples_per_second': steps * batch_size / clock.seconds}
 
+# %% ../nbs/02_finetune.ipynb #b3ba9c5f
 def benchmark_methods(ds: TextDataset, tokenizer, batch_size: int, max_length: int, lr: float, bf16: bool = False) -> dict:
     "The methods the benchmark compares: each `run(model, seed, steps=, seconds=, epochs=)` returns what it did."
     def ours(precision):
@@ -138,6 +139,7 @@ def equal_time_table(methods: dict, model_fn, seeds, budget_seconds: float, vali
             rows.append(row)
     return pd.DataFrame(rows)
 
+# %% ../nbs/02_finetune.ipynb #bc4fc125
 def benchmark_training(ds: TextDataset, valid: TextDataset, test: TextDataset = None, steps: int = None, batch_size: int = 16,
                        max_length: int = MAX_LENGTH, budget_seconds: float = 60, lr: float = 1e-4, seeds=(0,), model_fn=None,
                        tokenizer=None, bf16: bool = False, rounds: int = 1, matmul_size: int = 2048) -> tuple:

@@ -67,6 +67,7 @@ def plot_reliability(tables: dict, ax=None):
     ax.legend(fontsize=8); ax.grid(alpha=0.3)
     return ax
 
+# %% ../nbs/05_explore.ipynb #bf379d64
 def threshold_at_precision(scores, is_positive, precision: float) -> dict:
     "The lowest score threshold whose precision (on these examples) reaches `precision`, with its recall."
     from sklearn.metrics import precision_recall_curve

@@ -100,6 +100,7 @@ def atomic_dir(dest: Path, write):
     finally:
         if tmp.exists(): shutil.rmtree(tmp)
 
+# %% ../nbs/00_config.ipynb #e4cb2d92
 def cached_folder(folder, make) -> tuple:
     """The course's one run cache: `folder` (named by a hash of what made it) is made once, by `make(tmp)`
     writing into a temporary folder that `atomic_dir` swaps in whole; later calls find it. Returns (folder, from_cache)."""

@@ -41,6 +41,20 @@ def package_dir(package: str, pip_hint: str) -> Path:
     raise ModuleNotFoundError(f"The data package `{package}` is not installed (searched site-packages and {searched}). "
                               f"Fix: {pip_hint}")
 
+# %% ../nbs/00_data.ipynb #4fb4513b
+def _check_dataset(ds):
+    "Raise a clear error when a `TextDataset`'s texts, labels and metadata rows do not fit together."
+    name = ds.name or 'dataset'
+    if ds.labels is not None and len(ds.texts) != len(ds.labels):
+        raise ValueError(f'{name}: {len(ds.texts)} texts but {len(ds.labels)} labels')
+    bad = [type(t).__name__ for t in ds.texts if not isinstance(t, str)]
+    if bad: raise TypeError(f'{name}: texts must be strings, found {len(bad)} of type {sorted(set(bad))}')
+    if ds.labels is not None and len(ds.labels) and (ds.labels.min() < 0 or ds.labels.max() >= len(ds.label_names)):
+        raise ValueError(f'{name}: labels must lie in 0..{len(ds.label_names)-1} '
+                         f'for label names {ds.label_names}, found {sorted(set(ds.labels.tolist()))}')
+    if len(ds.meta) != len(ds.texts):
+        raise ValueError(f'{name}: {len(ds.meta)} metadata rows for {len(ds.texts)} texts')
+
 # %% ../nbs/00_data.ipynb #69a8ce73
 @dataclass
 class TextDataset:
@@ -54,20 +68,11 @@ class TextDataset:
     name: str = ''
 
     def __post_init__(self):
-        self.texts = list(self.texts)
-        self.label_names = list(self.label_names)
+        self.texts, self.label_names = list(self.texts), list(self.label_names)
         if self.labels is not None: self.labels = np.asarray(self.labels, dtype=np.int64).reshape(-1)
-        if self.labels is not None and len(self.texts) != len(self.labels):
-            raise ValueError(f'{self.name or "dataset"}: {len(self.texts)} texts but {len(self.labels)} labels')
-        bad = [type(t).__name__ for t in self.texts if not isinstance(t, str)]
-        if bad: raise TypeError(f'{self.name or "dataset"}: texts must be strings, found {len(bad)} of type {sorted(set(bad))}')
-        if self.labels is not None and len(self.labels) and (self.labels.min() < 0 or self.labels.max() >= len(self.label_names)):
-            raise ValueError(f'{self.name or "dataset"}: labels must lie in 0..{len(self.label_names)-1} '
-                             f'for label names {self.label_names}, found {sorted(set(self.labels.tolist()))}')
         if self.meta is None: self.meta = pd.DataFrame(index=range(len(self.texts)))
         self.meta = self.meta.reset_index(drop=True)
-        if len(self.meta) != len(self.texts):
-            raise ValueError(f'{self.name or "dataset"}: {len(self.meta)} metadata rows for {len(self.texts)} texts')
+        _check_dataset(self)
 
     @classmethod
     def unlabelled(cls, texts, name: str = '') -> 'TextDataset':

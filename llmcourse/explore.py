@@ -117,6 +117,7 @@ def summary_html(view: dict, names) -> str:
     note = f'<br><i>{html.escape(view["note"])}</i>' if view['note'] else ''
     return f"<b>{view['label']}</b> (calibrated: {probs}; uncalibrated: {raw}){note}"
 
+# %% ../nbs/05_explore.ipynb #1f1ff579
 def explorer(explainer: Explainer, examples, text: str = None):
     "A widget: pick or type a review; see its calibrated prediction, IG-coloured words and the attention of a chosen layer and head."
     import ipywidgets as W

@@ -75,6 +75,7 @@ def mlm_head_parameters(model) -> list:
         raise ValueError('expected the masked-LM decoder to be tied to the word embeddings, as in BERT')
     return [p for n, p in model.named_parameters() if n.startswith('cls.')]
 
+# %% ../nbs/03_transfer.ipynb #ed9a4820
 def mlm_pretrain(model, tokenizer, corpus, heldout=None, epochs: int = 1, lr: float = 1e-4, head_only: bool = False,
                  max_length: int = 128, seed: int = 0, progress: bool = True) -> dict:
     """Masked-LM training of `model` on `corpus` through `train` (one schedule over `epochs` passes); `head_only` freezes

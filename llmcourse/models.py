@@ -134,6 +134,7 @@ def load_classifier(name_or_path=None, label_names=LABELS_BINARY, seed: int = 0,
         raise ValueError(f"pooling='mean' is built for BERT models; {resolve_model(name_or_path)!r} is a {kind!r} model: use pooling='cls'")
     return load_pretrained(MeanPoolBertForSequenceClassification, name_or_path, **label_maps(label_names))
 
+# %% ../nbs/00_models.ipynb #03a2bb7e
 def tiny_bert(label_names=LABELS_BINARY, seed: int = 0, hidden: int = 32, layers: int = 2, heads: int = 2, pooling: str = 'cls'):
     "A tiny randomly initialised BERT classifier with the bundled tokenizer's vocabulary: for fast tests."
     import torch

@@ -58,6 +58,7 @@ def bootstrap_interval(correct, level: float = 0.95, n_resamples: int = 2000, se
     low, high = np.quantile(mean + widen * (means - mean), [(1 - level) / 2, (1 + level) / 2])
     return [float(max(low, y.min())), float(min(high, y.max()))]
 
+# %% ../nbs/02_finetune.ipynb #4cc08c3a
 def paired_difference(correct_a, correct_b, level: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> dict:
     """A minus B, scored on the same test reviews and, when both have several runs, with the same random seeds: the mean
     difference, its two-level bootstrap interval, whether that excludes 0, the difference per random seed, and the

@@ -204,6 +204,7 @@ def predictions_table(runs: pd.DataFrame, test: TextDataset, methods, labels: in
         if len(r): out[m] = [names[r.iloc[0].predictions[i]] for i in rows]
     return out
 
+# %% ../nbs/03_transfer.ipynb #93bedabf
 def curves_explorer(runs: pd.DataFrame, test: TextDataset, baseline: dict = None, examples: int = 6, seed: int = 0):
     "A widget: choose methods and a label budget; see the learning curves and the chosen methods' predictions on a few test reviews."
     import ipywidgets as W

@@ -137,6 +137,7 @@ class TransferSetup:
         return ({k: getattr(self, k) for k in keep} | {'lora_targets': str(self.lora_targets), 'recipe': self.recipe.changes()}
                 | {'train': len(self.train), 'valid': len(self.valid), 'test': len(self.test)})
 
+# %% ../nbs/03_transfer.ipynb #00219824
 def finetune_on(setup, model, train_ds, seed, curve: bool = None, param_groups=None, **overrides) -> tuple:
     """Chapter 02's `train` under `setup.config` for this many labels. With `curve` (default: on all labels) it also scores
     the validation reviews after each pass, to show convergence; nothing is chosen from that curve. Returns the model and its cost."""
@@ -195,6 +196,7 @@ def method_linear_probe(setup, train_ds, seed):
                      name_or_path=setup.name_or_path, valid=setup.valid, progress=setup.progress)
     return r['probabilities'], r['valid_probabilities'], {'examples_trained': len(train_ds), 'trainable': None}
 
+# %% ../nbs/03_transfer.ipynb #2d143b5c
 def _classifier_from(setup, folder: str, seed: int):
     "A classifier with the recipe's head for the target labels, starting from the model in `setup.<folder>` (None: the pretrained encoder)."
     path = getattr(setup, folder) if folder else setup.name_or_path
