@@ -58,6 +58,12 @@ def show(value) -> str:
     return str(value).replace('|', '/')
 
 
+KEY_FIGURES = {   # the one figure that answers each chapter's question, shown on the results page above its numbers
+    '01_logreg': '01_loss_curves.png', '01_pretraining': '01_pretraining_probes.png', '02_finetune': '02_learning_curves.png',
+    '03_transfer': '03_learning_curves.png', '04_adversarial': '04_test.png', '05_explore': '05_reliability.png',
+    '06_multimodal': '06_multimodal_fusion.png'}
+
+
 def results_markdown(results: dict, figures: dict) -> str:
     """The results page: for each chapter, a link to it, the figures it writes, and a table of every number it
     recorded, each with its 95% interval when the chapter recorded one."""
@@ -71,6 +77,8 @@ def results_markdown(results: dict, figures: dict) -> str:
     for chapter, numbers in results.items():
         lines += [f'## {chapter}', '', f'From the full run of [{chapter}]({chapter}.ipynb).'
                   + (' Its figures: ' + ', '.join(f'`{f}`' for f in figures.get(chapter, [])) + '.' if figures.get(chapter) else ''), '',
+                  *([f'![{chapter}: its key figure](figures/{KEY_FIGURES[chapter]})', '']
+                    if KEY_FIGURES.get(chapter) in figures.get(chapter, []) else []),
                   '| number | value | 95% interval |', '| --- | --- | --- |']
         shown = {interval_key(k, numbers) for k in numbers} - {None}
         for key, value in numbers.items():

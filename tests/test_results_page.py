@@ -26,3 +26,11 @@ def test_the_committed_results_all_appear_with_their_chapters_figures():
             assert f'`{key}`' in page or interval_key(key, numbers) is None and any(interval_key(k, numbers) == key for k in numbers), key
     assert '01_pretraining_mlm_curves.png' in chapter_figures('01_pretraining')
     assert not any(f.startswith('01_pretraining') for f in chapter_figures('01_logreg'))   # 01_* is not all 01_logreg's
+
+
+def test_each_chapter_shows_its_key_figure_when_it_has_one():
+    from build_docs import KEY_FIGURES
+    page = results_markdown({'04_adversarial': {'plain_char_success': 0.347}, '00_data': {'n': 1}},
+                            {'04_adversarial': ['04_test.png', '04_validation.png'], '00_data': []})
+    assert '![04_adversarial: its key figure](figures/04_test.png)' in page and page.count('![') == 1
+    assert all((ROOT/'figures'/f).exists() for f in KEY_FIGURES.values()), 'a key figure names a file figures/ lacks'
