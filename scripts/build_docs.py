@@ -65,8 +65,8 @@ KEY_FIGURES = {   # the one figure that answers each chapter's question, shown o
 
 
 def results_markdown(results: dict, figures: dict) -> str:
-    """The results page: for each chapter, a link to it, the figures it writes, and a table of every number it
-    recorded, each with its 95% interval when the chapter recorded one."""
+    """The results page: for each chapter, a link to it, the figures it writes, its key figure (`KEY_FIGURES`) shown, and
+    a table of every number it recorded, each with its 95% interval when the chapter recorded one."""
     lines = ['# Results', '',
              'Every headline number the course measures, chapter by chapter, as `results.json` holds it. Only a',
              'full-mode run writes that file (fast mode writes its shrunk numbers to a scratch file), so every number',

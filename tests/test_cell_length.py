@@ -9,16 +9,20 @@ from nbtools import notebooks
 MAX_CELL_LINES = 60
 
 
+def code_cells(nb) -> list:
+    "(index in the notebook, number of lines, first line) of each code cell, in order."
+    return [(i, len(c.source.splitlines()), c.source.partition('\n')[0]) for i, c in enumerate(nb.cells) if c.cell_type == 'code']
+
+
 def code_cell_lengths(nb) -> list:
     "Lines of each code cell, in order."
-    return [len(c.source.splitlines()) for c in nb.cells if c.cell_type == 'code']
+    return [n for _, n, _ in code_cells(nb)]
 
 
 @pytest.mark.parametrize('path', notebooks(), ids=lambda p: p.stem)
 def test_no_code_cell_runs_over_60_lines(path):
-    nb = nbformat.read(path, as_version=4)
-    long = [f'cell {i} ({len(c.source.splitlines())} lines): {c.source.splitlines()[0][:60]!r}'
-            for i, c in enumerate(nb.cells) if c.cell_type == 'code' and len(c.source.splitlines()) > MAX_CELL_LINES]
+    long = [f'cell {i} ({n} lines): {first[:60]!r}' for i, n, first in code_cells(nbformat.read(path, as_version=4))
+            if n > MAX_CELL_LINES]
     assert not long, f'{path.name}: code cells over {MAX_CELL_LINES} lines, split them by definition:\n' + '\n'.join(long)
 
 
