@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['PRECISIONS', 'fast_mode', 'pick', 'mode_banner', 'set_seed', 'course_root', 'cache_dir', 'mode_dir', 'figures_dir',
            'checkpoints_dir', 'runs_dir', 'atomic_file', 'save_figure', 'atomic_dir', 'cached_folder',
-           'atomic_write_text', 'results_path', 'record_result', 'native_bf16', 'autocast_dtype', 'mixed_precision']
+           'atomic_write_text', 'results_path', 'record_result', 'native_bf16', 'autocast_dtype', 'mixed_precision',
+           'cpu_facts', 'cpu_label']
 
 # %% ../nbs/00_config.ipynb #ab756d20
 import json, os, random, shutil, tempfile
@@ -143,3 +144,20 @@ def mixed_precision(precision: str, device_type: str = 'cpu'):
     "A context that runs the forward pass under `torch.autocast` as `autocast_dtype` says; the weights stay float32."
     dtype = autocast_dtype(precision, device_type)
     return torch.autocast(device_type, dtype=dtype) if dtype is not None else nullcontext()
+
+# %% ../nbs/00_config.ipynb #7e424a53
+def cpu_facts() -> dict:
+    "This processor's name (from /proc/cpuinfo where there is one), its logical CPUs, and its kind of native bf16."
+    import platform
+    cpuinfo = Path('/proc/cpuinfo')
+    names = [l.split(':', 1)[1].strip() for l in cpuinfo.read_text().splitlines() if l.startswith('model name')] \
+        if cpuinfo.exists() else []
+    native, amx = native_bf16(), getattr(torch.cpu, '_is_amx_tile_supported', lambda: False)()
+    return {'name': names[0] if names else platform.processor() or platform.machine(), 'logical': len(names) or '?',
+            'native': native, 'bf16': 'AMX' if amx else 'AVX-512 BF16, no AMX' if native else 'none'}
+
+def cpu_label() -> str:
+    "A short name for this kind of CPU and its native bf16, the name under which the course records its measured times."
+    cpu = cpu_facts()
+    return f"{' '.join(cpu['name'].split()[:3])} (native bf16: {cpu['bf16']})"
+

@@ -5,7 +5,6 @@ those of this run. In fast mode (LLMCOURSE_FAST=1) the notebooks run shrunk and 
 are thrown away, so the committed full-run outputs stay as they are.
 """
 import json
-import platform
 import shutil
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from nbclient import NotebookClient
 from nbtools import ROOT, drop_progress_bars, notebooks  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
-from llmcourse.config import fast_mode, results_path  # noqa: E402
+from llmcourse.config import cpu_facts, cpu_label, fast_mode, results_path  # noqa: E402
 
 
 def run_notebook(path: Path, write_back: bool) -> float:
@@ -32,18 +31,6 @@ def run_notebook(path: Path, write_back: bool) -> float:
     return time.perf_counter() - t0
 
 
-def cpu_facts() -> dict:
-    "This processor's name (from /proc/cpuinfo where there is one), its logical CPUs, and its kind of native bf16."
-    import torch
-    from llmcourse.config import native_bf16
-    cpuinfo = Path('/proc/cpuinfo')
-    names = [l.split(':', 1)[1].strip() for l in cpuinfo.read_text().splitlines() if l.startswith('model name')] \
-        if cpuinfo.exists() else []
-    native, amx = native_bf16(), getattr(torch.cpu, '_is_amx_tile_supported', lambda: False)()
-    return {'name': names[0] if names else platform.processor() or platform.machine(), 'logical': len(names) or '?',
-            'native': native, 'bf16': 'AMX' if amx else 'AVX-512 BF16, no AMX' if native else 'none'}
-
-
 def cpu_description() -> str:
     "The processor this run measures, and which precision the course's 'auto' picks on it."
     import torch
@@ -51,12 +38,6 @@ def cpu_description() -> str:
     return (f"{cpu['name']}, {cpu['logical']} logical CPUs, {torch.get_num_threads()} torch threads; native bf16: "
             f"{'yes (' + cpu['bf16'] + ')' if cpu['native'] else 'no'}, so the chapters train in "
             f"{'bf16' if cpu['native'] else 'float32'}")
-
-
-def cpu_label() -> str:
-    "A short name for this kind of CPU, the key of its row in run_times.json."
-    cpu = cpu_facts()
-    return f"{' '.join(cpu['name'].split()[:3])} (native bf16: {cpu['bf16']})"
 
 
 def record_run_times(times: dict, path: Path = ROOT/'run_times.json'):
