@@ -11,7 +11,7 @@ from pathlib import Path
 from .checkpoints import load_model, run_fingerprint, write_model
 from .config import atomic_write_text, cached_folder, checkpoints_dir
 from .finetune import TrainConfig, TrainResult, train
-from .speed import attention_for
+from .speed import attention_for, run_in_processes
 
 # %% ../nbs/02_finetune.ipynb #133bd73d
 def run_key(name: str, cfg: TrainConfig, train_ds, valid_ds=None) -> str:
@@ -46,22 +46,25 @@ def cached_train(name: str, model_fn, tokenizer, train_ds, valid_ds=None, config
     return model, TrainResult(**json.loads((folder/'result.json').read_text())), True
 
 # %% ../nbs/03_transfer.ipynb #6a1bbe96
-def cached_results(jobs: dict, run, config, cache=None, desc: str = 'runs', progress: bool = True) -> list:
+def cached_results(jobs: dict, run, config, cache=None, desc: str = 'runs', progress: bool = True,
+                   processes: int = 1) -> list:
     """Call `run(job)` for each `key: job` of `jobs` that the JSON file `cache` does not hold under the same `config`,
     saving the cache after each run; return every job's result in the order of `jobs`. A cache written under another
-    config is ignored, so its runs are done again."""
+    config is ignored, so its runs are done again. With `processes` above 1 the jobs run side by side in forked
+    one-thread processes (`run_in_processes`: only for inference, whose numbers do not depend on the thread count)."""
     from tqdm.auto import tqdm
     cache, config = Path(cache) if cache else None, json.loads(json.dumps(config))   # as it reads back from JSON
     done = {}
     if cache and cache.exists():
         stored = json.loads(cache.read_text())
         if stored.get('config') == config: done = stored['runs']
-    bar = tqdm(jobs.items(), desc=desc, disable=not progress)
-    for key, job in bar:
-        if key in done: continue
-        bar.set_postfix_str(key)
-        done[key] = run(job)
+    todo = {key: job for key, job in jobs.items() if key not in done}
+    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=desc, disable=not progress)
+    for key, result in run_in_processes(run, todo, processes):
+        done[key] = result
+        bar.set_postfix_str(key); bar.update()
         if cache:
             cache.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(cache, json.dumps({'config': config, 'runs': done}))
+    bar.close()
     return [done[k] for k in jobs]

@@ -2,7 +2,7 @@
 
 # %% auto #0
 __all__ = ['FAST_EAGER', 'set_attention', 'fast_dropout', 'FastDropout', 'fast_dropout_attention', 'use_fast_dropout',
-           'fast_dropout_during', 'attention_for', 'default_accelerator']
+           'fast_dropout_during', 'attention_for', 'default_accelerator', 'run_in_processes']
 
 # %% ../nbs/02_finetune.ipynb #d255021a
 from contextlib import contextmanager
@@ -69,3 +69,30 @@ def default_accelerator():
     "Accelerate on the GPU when there is one, else the CPU; random states stay ours (`rng_types=[]`)."
     from accelerate import Accelerator
     return Accelerator(cpu=not torch.cuda.is_available(), rng_types=[])
+
+# %% ../nbs/02_finetune.ipynb #86de694d
+_JOB_RUNNER = None   # what the forked workers call: set before they start, so it need not be picklable
+
+def _run_job(job): return _JOB_RUNNER(job)
+
+def run_in_processes(run, jobs: dict, processes: int = 1):
+    """Yield `(key, run(job))` for every `key: job` of `jobs`: in order, in this process, when `processes` is 1; else as
+    they finish, in `processes` workers forked from this process with one torch thread each. Only for work whose numbers
+    do not depend on the thread count (inference; chapter 02 checks it). Where forking is not the platform's way (macOS,
+    Windows) the jobs run here, in order."""
+    global _JOB_RUNNER
+    if not isinstance(processes, int) or processes < 1:
+        raise ValueError(f'processes must be a whole number, at least 1; got {processes!r}')
+    import multiprocessing, sys
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    if processes == 1 or len(jobs) < 2 or not sys.platform.startswith('linux'):
+        for key, job in jobs.items(): yield key, run(job)
+        return
+    _JOB_RUNNER = run
+    try:
+        with ProcessPoolExecutor(min(processes, len(jobs)), mp_context=multiprocessing.get_context('fork'),
+                                 initializer=torch.set_num_threads, initargs=(1,)) as pool:
+            futures = {pool.submit(_run_job, job): key for key, job in jobs.items()}
+            for done in as_completed(futures): yield futures[done], done.result()
+    finally: _JOB_RUNNER = None
+
