@@ -64,28 +64,44 @@ KEY_FIGURES = {   # the one figure that answers each chapter's question, shown o
     '06_multimodal': '06_multimodal_fusion.png'}
 
 
+def section_link(chapter: str, section: str) -> str:
+    "The address of a section of a chapter's page (myst's heading anchors, GitHub-style slugs)."
+    from myst_parser.slugs import github_slugify
+    return f'{chapter}.ipynb#{github_slugify(section)}'
+
+
 def results_markdown(results: dict, figures: dict) -> str:
-    """The results page: for each chapter, a link to it, the figures it writes, its key figure (`KEY_FIGURES`) shown, and
-    a table of every number it recorded, each with its 95% interval when the chapter recorded one."""
+    """The results page, a report: for each chapter, a link to it, the figures it writes and its key figure
+    (`KEY_FIGURES`) shown; then its numbers grouped by the question they answer (`result_labels.QUESTIONS`), each with a
+    sentence-length label linked to the section that measured it, its value, its 95% interval when the chapter recorded
+    one, and its `results.json` key. A key no question labels is shown under "Other numbers", never lost."""
+    from result_labels import QUESTIONS, label_of
     lines = ['# Results', '',
-             'Every headline number the course measures, chapter by chapter, as `results.json` holds it. Only a',
-             'full-mode run writes that file (fast mode writes its shrunk numbers to a scratch file), so every number',
-             'here comes from the committed full run of its chapter: the chapter page shows that run, its code and',
+             'Every headline number the course measures, chapter by chapter and question by question. Each label links',
+             'to the section of the chapter that measured the number; the last column names its key in `results.json`.',
+             'Only a full-mode run writes that file (fast mode writes its shrunk numbers to a scratch file), so every',
+             'number here comes from the committed full run of its chapter: the chapter page shows that run, its code and',
              'its time. An interval is a 95% bootstrap interval: over random seeds and test examples together where',
              'the number comes from several random seeds (chapter 02 explains it), over test examples where it comes',
-             'from one run; "per seed" lists one value per random seed.', '']
+             'from one run.', '']
     for chapter, numbers in results.items():
         lines += [f'## {chapter}', '', f'From the full run of [{chapter}]({chapter}.ipynb).'
                   + (' Its figures: ' + ', '.join(f'`{f}`' for f in figures.get(chapter, [])) + '.' if figures.get(chapter) else ''), '',
                   *([f'![{chapter}: its key figure](figures/{KEY_FIGURES[chapter]})', '']
-                    if KEY_FIGURES.get(chapter) in figures.get(chapter, []) else []),
-                  '| number | value | 95% interval |', '| --- | --- | --- |']
+                    if KEY_FIGURES.get(chapter) in figures.get(chapter, []) else [])]
         shown = {interval_key(k, numbers) for k in numbers} - {None}
+        groups = {}                                   # question -> rows, in the order the chapter asks them
         for key, value in numbers.items():
             if key in shown: continue
+            question, section, label, rank = label_of(chapter, key) or ('Other numbers', None, key, 0)
             ci = interval_key(key, numbers)
-            lines.append(f'| `{key}` | {show(value)} | {show(numbers[ci]) if ci else ""} |')
-        lines.append('')
+            text = f'[{label}]({section_link(chapter, section)})' if section else label
+            groups.setdefault(question, []).append((rank, text, value, ci, key))
+        order = [q for q, _, _ in QUESTIONS.get(chapter, [])] + ['Other numbers']
+        for question in sorted(groups, key=order.index):
+            lines += [f'### {question}', '', '| number | value | 95% interval | key |', '| --- | --- | --- | --- |']
+            lines += [f'| {text} | {show(value)} | {show(numbers[ci]) if ci else ""} | `{key}` |' for _, text, value, ci, key in sorted(groups[question], key=lambda row: row[0])]
+            lines.append('')
     return '\n'.join(lines)
 
 

@@ -1,5 +1,9 @@
-"""The docs site's results page: every number of results.json, each beside its interval, under its chapter."""
+"""The docs site's results page: every number of results.json, labelled and grouped by the question it answers, each
+beside its interval, under its chapter."""
 import json
+import re
+
+import nbformat
 
 from build_docs import ROOT, chapter_figures, interval_key, results_markdown
 
@@ -11,9 +15,12 @@ def test_each_number_finds_its_interval_and_intervals_are_not_rows_of_their_own(
     assert interval_key('best_binary_test_accuracy', numbers) == 'best_binary_test_ci95'
     assert interval_key('binary_test_accuracy_std', numbers) is None and interval_key('minutes', numbers) is None
     page = results_markdown({'02_finetune': numbers}, {'02_finetune': ['02_learning_curves.png']})
-    assert '| `binary_test_accuracy_mean` | 0.81 | [0.77, 0.85] |' in page
-    assert '| `best_binary_test_accuracy` | 0.85 | [0.8, 0.9] |' in page
-    assert '`binary_test_accuracy_ci95`' not in page and '| `orphan_ci95` | [0, 1] |' in page   # shown once, never lost
+    assert ('| [Test accuracy of the recipe, mean of three random seeds](02_finetune.ipynb#the-recipe-and-results-over-three-'
+            'random-seeds) | 0.81 | [0.77, 0.85] | `binary_test_accuracy_mean` |') in page
+    assert '### How well does the recipe do, over three random seeds?' in page
+    assert '| 0.85 | [0.8, 0.9] | `best_binary_test_accuracy` |' in page
+    assert '`binary_test_accuracy_ci95`' not in page
+    assert '### Other numbers' in page and '| orphan_ci95 | [0, 1] |  | `orphan_ci95` |' in page   # unlabelled: shown, never lost
     assert '[02_finetune](02_finetune.ipynb)' in page and '`02_learning_curves.png`' in page
 
 
@@ -34,3 +41,18 @@ def test_each_chapter_shows_its_key_figure_when_it_has_one():
                             {'04_adversarial': ['04_test.png', '04_validation.png'], '00_data': []})
     assert '![04_adversarial: its key figure](figures/04_test.png)' in page and page.count('![') == 1
     assert all((ROOT/'figures'/f).exists() for f in KEY_FIGURES.values()), 'a key figure names a file figures/ lacks'
+
+
+def test_every_committed_number_has_a_label_and_every_section_is_a_heading_of_its_chapter():
+    from result_labels import QUESTIONS, label_of
+    results = json.loads((ROOT/'results.json').read_text())
+    unlabelled = [(c, k) for c, numbers in results.items() for k in numbers
+                  if label_of(c, k) is None and not any(interval_key(other, numbers) == k for other in numbers)]
+    assert not unlabelled, f'give these a label in scripts/result_labels.py: {unlabelled}'
+    assert label_of('03_transfer', 'test_accuracy[LoRA, 463 labels]')[2].endswith(': LoRA, 463 labels')
+    assert label_of('03_transfer', 'test_accuracy_of_something') is None
+    for chapter, questions in QUESTIONS.items():
+        nb = nbformat.read(ROOT/'nbs'/f'{chapter}.ipynb', as_version=4)
+        headings = {m.strip() for c in nb.cells if c.cell_type == 'markdown' for m in re.findall(r'^#{1,3} (.+)$', c.source, re.M)}
+        for question, section, _ in questions:
+            assert section in headings, f'{chapter}: "{question}" links to a section the notebook lacks: {section}'
