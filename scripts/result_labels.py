@@ -126,8 +126,6 @@ QUESTIONS = {
             ('best_clean_minus_plain', 'Its clean test accuracy minus plain fine-tuning\'s'),
             ('best_char_success_minus_plain', 'Its character attack success minus plain\'s'),
             ('best_word_success_minus_plain', 'Its word attack success minus plain\'s')]),
-        ('Do parallel processes speed the attacks up?', 'Scoring robustness', [
-            ('parallel_attacks_speedup', 'Speed-up of four attack jobs in parallel one-thread processes over one after another')]),
     ],
     '05_explore': [
         ('Are the attributions faithful?', 'Token attributions: Integrated Gradients, with a check', [
