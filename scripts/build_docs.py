@@ -90,7 +90,7 @@ def results_markdown(results: dict, figures: dict) -> str:
                   *([f'![{chapter}: its key figure](figures/{KEY_FIGURES[chapter]})', '']
                     if KEY_FIGURES.get(chapter) in figures.get(chapter, []) else [])]
         shown = {interval_key(k, numbers) for k in numbers} - {None}
-        groups = {}                                   # question -> rows, in the order the chapter asks them
+        groups = {}                                   # question -> (rank, row); shown in QUESTIONS' order below
         for key, value in numbers.items():
             if key in shown: continue
             question, section, label, rank = label_of(chapter, key) or ('Other numbers', None, key, 0)

@@ -1,5 +1,6 @@
-"""Independent inference jobs in forked one-thread processes (`run_in_processes`, chapter 02; chapter 04's attacks run
-this way): the same numbers as the jobs run in order in this process, every result kept, errors passed on."""
+"""Independent inference jobs in forked one-thread processes (`run_in_processes`, chapter 02, and `cached_results`'s
+`processes`, meant for attacks): the same numbers as the jobs run in order in this process, every result kept, errors
+passed on."""
 import json
 import sys
 
