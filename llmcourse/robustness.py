@@ -94,8 +94,8 @@ def accuracy_under_attack(outcomes) -> np.ndarray:
 def choose_defence(table, plain: dict, max_drop: float = 0.01, max_shift: float = 0.05):
     """Mark each defence (one row per defence, scored on validation) against `plain`: it is allowed when clean accuracy falls
     by at most `max_drop` and the share called positive moves by at most `max_shift` (a model that leans to one class is
-    not robust, only constant); the chosen one is the allowed defence that keeps the most accuracy under the two attacks
-    (their mean). Returns the table with the changes and the marks."""
+    not robust, only constant); `rank` orders the allowed defences first, each group by the most accuracy under the two
+    attacks (their mean), and the chosen one is the first, if it is allowed. Returns the table with the changes and marks."""
     need = {'accuracy', 'positive share', 'char accuracy under attack', 'word accuracy under attack'}
     if missing := need - set(table.columns): raise ValueError(f'the table of defences lacks {sorted(missing)}')
     t = table.copy()
@@ -104,7 +104,7 @@ def choose_defence(table, plain: dict, max_drop: float = 0.01, max_shift: float 
     t['under attack'] = (t['char accuracy under attack'] + t['word accuracy under attack']) / 2
     t['under attack change'] = t['under attack'] - (plain['char accuracy under attack'] + plain['word accuracy under attack']) / 2
     t['allowed'] = (t['clean change'] >= -max_drop - 1e-9) & (t['positive share change'].abs() <= max_shift + 1e-9)
-    t['chosen'] = False
-    ok = t[t['allowed']].sort_values('under attack', ascending=False, kind='stable')
-    if len(ok): t.loc[ok.index[0], 'chosen'] = True
+    order = t.sort_values(['allowed', 'under attack'], ascending=False, kind='stable').index
+    t['rank'] = t.index.map({name: r for r, name in enumerate(order, 1)})
+    t['chosen'] = t['allowed'] & (t['rank'] == 1)
     return t

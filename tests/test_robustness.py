@@ -42,8 +42,9 @@ def test_choose_defence_skips_collapsed_and_costly_defences():
                                   ['B', 0.835, 0.68, 0.60, 0.61]]), plain)
     assert t['allowed'].tolist() == [True, False, False, True]
     assert t.index[t.chosen].tolist() == ['B'] and t.loc['B', 'under attack change'] == pytest.approx(0.105)
-    none = choose_defence(_defences([['collapsed', 0.72, 1.0, 0.72, 0.72]]), plain)
-    assert not none['chosen'].any()
+    assert t.sort_values('rank').index.tolist() == ['B', 'A', 'costly', 'collapsed']   # the allowed first, then the rest
+    none = choose_defence(_defences([['collapsed', 0.72, 1.0, 0.72, 0.72], ['costly', 0.80, 0.70, 0.70, 0.75]]), plain)
+    assert not none['chosen'].any() and none.sort_values('rank').index.tolist() == ['costly', 'collapsed']
     with pytest.raises(ValueError, match='lacks'): choose_defence(pd.DataFrame({'accuracy': [0.8]}), plain)
 
 
