@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from .batching import batched_logits
 from .config import mixed_precision
 from .models import MAX_LENGTH
+from .speed import set_attention
 
 # %% ../nbs/04_adversarial.ipynb #74da64ef
 STOP_WORDS = frozenset(__import__('sklearn.feature_extraction.text', fromlist=['x']).ENGLISH_STOP_WORDS)
@@ -44,10 +45,14 @@ class Victim:
     """The attacked classifier behind a query counter: `probs(texts)` classifies raw texts and counts each text as a query.
     A `front_end` (a function from text to text, such as a spelling corrector) runs before the model on every query, so an
     attack sees the whole pipeline. The victim remembers each attacked text's word ranking, so a second attack on the same
-    text reuses it (and its queries)."""
+    text reuses it (and its queries). `attention` ('sdpa' or 'eager') switches the model's attention for the queries; None
+    leaves the one it has (after training on a CPU: eager, which trains faster there)."""
     def __init__(self, model, tokenizer, max_length: int = MAX_LENGTH, batch_size: int = 64, precision: str = 'auto',
-                 front_end=None):
+                 front_end=None, attention: str = None):
         require_eval_mode(model)
+        if attention not in (None, 'sdpa', 'eager'):
+            raise ValueError(f"attention must be 'sdpa', 'eager' or None (the model's own), got {attention!r}")
+        if attention: set_attention(model, attention)
         self.model, self.tokenizer, self.max_length, self.batch_size, self.queries = model, tokenizer, max_length, batch_size, 0
         self.precision = precision                     # 'auto': bf16 where the CPU has it natively, as in training
         self.front_end, self.rankings = front_end, {}

@@ -116,7 +116,8 @@ QUESTIONS = {
             ('word_attack_polarity_crossing_share', "Share of the word attack's swaps that cross sentiment polarity (the fixed table)"),
             ('word_attack_polarity_crossing_share_old_table', 'The same share for the table it replaces'),
             ('char_attack_success_vs_deepwordbug', "Character attack's success: ours and DeepWordBug's, on the same reviews")]),
-        ('Do attacks run faster side by side?', 'Scoring robustness', [
+        ('Do attacks run faster with fused attention, or side by side?', 'Scoring robustness', [
+            ('sdpa_attacks_speedup', "Speed-up of the victims answering with PyTorch's fused (sdpa) attention, over eager attention"),
             ('parallel_attacks_speedup', 'Speed-up of running attack jobs in parallel one-thread processes, over one process')]),
         ('How often does an attack fool plain fine-tuning?', 'The final comparison, on test', [
             ('plain_char_success', 'Character attack success against plain fine-tuning'),

@@ -309,3 +309,12 @@ def test_a2t_trains_clean_first_and_augmentation_at_p0_is_plain(tok, swaps):
     assert not torch.allclose(_weights_after(tok, augment_step(swaps, p=1.0)), plain)
     with pytest.raises(ValueError, match='probability'): augment_step(swaps, p=1.5)
     with pytest.raises(ValueError, match='fraction'): a2t_step(swaps, fraction=0)
+
+
+def test_victim_switches_attention_for_its_queries_and_keeps_the_answers(tok):
+    texts = [TEXT, 'Did nothing for my headaches.']
+    eager = Victim(tiny_bert(seed=3).eval(), tok, max_length=48, precision='fp32', attention='eager')
+    sdpa = Victim(tiny_bert(seed=3).eval(), tok, max_length=48, precision='fp32', attention='sdpa')
+    assert sdpa.model.config._attn_implementation == 'sdpa' and eager.model.config._attn_implementation == 'eager'
+    assert np.allclose(eager.probs(texts), sdpa.probs(texts), atol=1e-5)
+    with pytest.raises(ValueError, match='attention must be'): Victim(tiny_bert().eval(), tok, attention='flash')
