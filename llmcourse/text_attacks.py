@@ -7,7 +7,7 @@ __all__ = ['STOP_WORDS', 'KEYBOARD', 'NEGATING_PREFIXES', 'require_eval_mode', '
            'attack_summary', 'crossing_edits', 'polarity_crossing_share', 'edits_html']
 
 # %% ../nbs/04_adversarial.ipynb #e62ceb50
-import html, math, re, string
+import copy, html, math, re, string
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -45,17 +45,22 @@ class Victim:
     """The attacked classifier behind a query counter: `probs(texts)` classifies raw texts and counts each text as a query.
     A `front_end` (a function from text to text, such as a spelling corrector) runs before the model on every query, so an
     attack sees the whole pipeline. The victim remembers each attacked text's word ranking, so a second attack on the same
-    text reuses it (and its queries). `attention` ('sdpa' or 'eager') switches the model's attention for the queries; None
-    leaves the one it has (after training on a CPU: eager, which trains faster there)."""
+    text reuses it (and its queries). It also remembers its answer to each text the model reads, as TextAttack's model
+    cache does: a text asked again (a character edit the front end undoes, say) costs no model call and gets the same answer,
+    so an edit the front end undoes can never look like progress. `attention` ('sdpa' or 'eager') switches the model's
+    attention for the queries; None leaves the one it has (after training on a CPU: eager, which trains faster there).
+    `weights='bf16'` answers with a copy of the model held in bf16 (the model itself is left as it is)."""
     def __init__(self, model, tokenizer, max_length: int = MAX_LENGTH, batch_size: int = 64, precision: str = 'auto',
-                 front_end=None, attention: str = None):
+                 front_end=None, attention: str = None, weights: str = 'float32'):
         require_eval_mode(model)
         if attention not in (None, 'sdpa', 'eager'):
             raise ValueError(f"attention must be 'sdpa', 'eager' or None (the model's own), got {attention!r}")
+        if weights not in ('float32', 'bf16'): raise ValueError(f"weights must be 'float32' or 'bf16', got {weights!r}")
         if attention: set_attention(model, attention)
+        if weights == 'bf16': model = copy.deepcopy(model).to(torch.bfloat16)
         self.model, self.tokenizer, self.max_length, self.batch_size, self.queries = model, tokenizer, max_length, batch_size, 0
         self.precision = precision                     # 'auto': bf16 where the CPU has it natively, as in training
-        self.front_end, self.rankings = front_end, {}
+        self.front_end, self.rankings, self.answers = front_end, {}, {}
 
     def reach(self, text: str) -> int:
         "How many characters of `text` the model reads before truncation cuts it off."
@@ -68,9 +73,11 @@ class Victim:
         texts = list(texts)
         self.queries += len(texts)
         if self.front_end is not None: texts = [self.front_end(t) for t in texts]
-        with mixed_precision(self.precision):
-            logits = batched_logits(self.model, self.tokenizer, texts, self.batch_size, self.max_length)
-        return logits.float().softmax(-1).numpy()
+        if new := [t for t in dict.fromkeys(texts) if t not in self.answers]:     # each text the model has not read yet, once
+            with mixed_precision(self.precision):
+                logits = batched_logits(self.model, self.tokenizer, new, self.batch_size, self.max_length)
+            self.answers.update(zip(new, logits.float().softmax(-1).numpy()))
+        return np.stack([self.answers[t] for t in texts])
 
 @dataclass
 class AttackResult:

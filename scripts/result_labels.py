@@ -118,7 +118,8 @@ QUESTIONS = {
             ('char_attack_success_vs_deepwordbug', "Character attack's success: ours and DeepWordBug's, on the same reviews")]),
         ('Do attacks run faster with fused attention, or side by side?', 'Scoring robustness', [
             ('sdpa_attacks_speedup', "Speed-up of the victims answering with PyTorch's fused (sdpa) attention, over eager attention"),
-            ('parallel_attacks_speedup', 'Speed-up of running attack jobs in parallel one-thread processes, over one process')]),
+            ('parallel_attacks_speedup', 'Speed-up of running attack jobs in parallel one-thread processes, over one process'),
+            ('bf16_weights_attacks_speedup', 'Speed-up of the victims answering with their weights held in bf16, over float32 weights')]),
         ('How often does an attack fool plain fine-tuning?', 'The final comparison, on test', [
             ('plain_char_success', 'Character attack success against plain fine-tuning'),
             ('plain_word_success', 'Word attack success against plain fine-tuning'),

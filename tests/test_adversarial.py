@@ -318,3 +318,25 @@ def test_victim_switches_attention_for_its_queries_and_keeps_the_answers(tok):
     assert sdpa.model.config._attn_implementation == 'sdpa' and eager.model.config._attn_implementation == 'eager'
     assert np.allclose(eager.probs(texts), sdpa.probs(texts), atol=1e-5)
     with pytest.raises(ValueError, match='attention must be'): Victim(tiny_bert().eval(), tok, attention='flash')
+
+
+def test_victim_answers_a_repeated_text_once_and_the_same(tok):
+    calls = []
+    victim = Victim(tiny_bert(seed=3).eval(), tok, max_length=48, precision='fp32', front_end=lambda t: t.replace('awfull', 'awful'))
+    forward = victim.model.forward
+    victim.model.forward = lambda *a, **k: (calls.append(k['input_ids'].shape[0]), forward(*a, **k))[1]
+    first = victim.probs([TEXT, 'It was awful.'])
+    again = victim.probs(['It was awfull.', TEXT, TEXT])       # the front end undoes the edit: three texts the model has read
+    assert victim.queries == 5 and calls == [2]                 # every text counts as a query; the model ran once
+    assert np.array_equal(again, first[[1, 0, 0]])
+
+
+def test_victim_answers_with_bf16_weights_close_to_float32_and_leaves_the_model(tok):
+    model = tiny_bert(seed=3).eval()
+    texts = [TEXT, 'Did nothing for my headaches.']
+    full = Victim(model, tok, max_length=48, precision='fp32').probs(texts)
+    half = Victim(model, tok, max_length=48, precision='fp32', weights='bf16')
+    assert half.model is not model and next(half.model.parameters()).dtype == torch.bfloat16
+    assert next(model.parameters()).dtype == torch.float32
+    assert np.allclose(half.probs(texts), full, atol=0.02)
+    with pytest.raises(ValueError, match='weights must be'): Victim(model, tok, weights='int8')
