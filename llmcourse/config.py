@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['PRECISIONS', 'fast_mode', 'pick', 'mode_banner', 'set_seed', 'course_root', 'cache_dir', 'mode_dir', 'figures_dir',
            'checkpoints_dir', 'runs_dir', 'atomic_file', 'save_figure', 'atomic_dir', 'cached_folder',
-           'atomic_write_text', 'results_path', 'record_result', 'native_bf16', 'autocast_dtype', 'mixed_precision',
-           'cpu_facts', 'cpu_label']
+           'atomic_write_text', 'results_path', 'record_result', 'drop_stale_results', 'native_bf16', 'autocast_dtype',
+           'mixed_precision', 'cpu_facts', 'cpu_label']
 
 # %% ../nbs/00_config.ipynb #ab756d20
 import json, os, random, shutil, tempfile
@@ -124,6 +124,17 @@ def record_result(chapter: str, key: str, value):
     results = json.loads(path.read_text()) if path.exists() else {}
     results.setdefault(chapter, {})[key] = value
     atomic_write_text(path, json.dumps(results, indent=1, sort_keys=True) + '\n')
+
+def drop_stale_results(chapter: str, prefix: str, keep) -> list:
+    """Remove `chapter`'s numbers whose keys start with `prefix` but are not in `keep` (the keys the run just recorded):
+    the numbers of a model that a rerun no longer compares, say. Returns the keys removed."""
+    path = results_path()
+    results = json.loads(path.read_text()) if path.exists() else {}
+    stale = sorted(k for k in results.get(chapter, {}) if k.startswith(prefix) and k not in set(keep))
+    if stale:
+        for k in stale: del results[chapter][k]
+        atomic_write_text(path, json.dumps(results, indent=1, sort_keys=True) + '\n')
+    return stale
 
 # %% ../nbs/00_config.ipynb #d870347d
 PRECISIONS = ('fp32', 'bf16', 'auto')

@@ -43,6 +43,16 @@ def test_record_result_merges_atomically(monkeypatch, tmp_path):
     assert not list(tmp_path.glob('*.tmp'))
 
 
+def test_drop_stale_results_removes_only_what_the_run_no_longer_records(monkeypatch, tmp_path):
+    monkeypatch.setattr(config, 'results_path', lambda: tmp_path/'results.json')
+    for key in ('acc[plain]', 'acc[A2T]', 'acc[front end]', 'speed'): config.record_result('ch', key, 1)
+    config.record_result('other', 'acc[A2T]', 2)
+    assert config.drop_stale_results('ch', 'acc[', keep={'acc[plain]': 1, 'acc[front end]': 1}) == ['acc[A2T]']
+    assert json.loads((tmp_path/'results.json').read_text()) == {'ch': {'acc[plain]': 1, 'acc[front end]': 1, 'speed': 1},
+                                                                'other': {'acc[A2T]': 2}}
+    assert config.drop_stale_results('ch', 'acc[', keep=['acc[plain]', 'acc[front end]']) == []
+
+
 def test_save_figure_replaces_a_figure_whole_or_not_at_all(tmp_path, monkeypatch):
     import matplotlib
     matplotlib.use('Agg')
