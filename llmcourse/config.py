@@ -118,22 +118,27 @@ def results_path() -> Path:
     "The JSON file where chapters record headline numbers (a scratch file in fast mode)."
     return (Path(tempfile.gettempdir())/'llmcourse-fast-results.json') if fast_mode() else course_root()/'results.json'
 
+def _read_results() -> dict:
+    path = results_path()
+    return json.loads(path.read_text()) if path.exists() else {}
+
+def _write_results(results: dict):
+    atomic_write_text(results_path(), json.dumps(results, indent=1, sort_keys=True) + '\n')
+
 def record_result(chapter: str, key: str, value):
     "Record a measured headline number under `chapter`/`key` in `results_path()`; the course summary prints them."
-    path = results_path()
-    results = json.loads(path.read_text()) if path.exists() else {}
+    results = _read_results()
     results.setdefault(chapter, {})[key] = value
-    atomic_write_text(path, json.dumps(results, indent=1, sort_keys=True) + '\n')
+    _write_results(results)
 
 def drop_stale_results(chapter: str, prefix: str, keep) -> list:
     """Remove `chapter`'s numbers whose keys start with `prefix` but are not in `keep` (the keys the run just recorded):
     the numbers of a model that a rerun no longer compares, say. Returns the keys removed."""
-    path = results_path()
-    results = json.loads(path.read_text()) if path.exists() else {}
-    stale = sorted(k for k in results.get(chapter, {}) if k.startswith(prefix) and k not in set(keep))
+    results, keep = _read_results(), set(keep)
+    stale = sorted(k for k in results.get(chapter, {}) if k.startswith(prefix) and k not in keep)
     if stale:
         for k in stale: del results[chapter][k]
-        atomic_write_text(path, json.dumps(results, indent=1, sort_keys=True) + '\n')
+        _write_results(results)
     return stale
 
 # %% ../nbs/00_config.ipynb #d870347d
