@@ -7,7 +7,7 @@ from llmcourse.adversarial import (a2t_step, accuracy_under_embedding_attack, au
                                    random_start)
 from llmcourse.text_attacks import (AttackResult, CandidateTable, attack_summary, char_attack, char_edits, crosses_polarity,
                                     crossing_edits, deepwordbug_attack, deepwordbug_edits, edits_html, negated_form,
-                                    polarity, polarity_crossing_share, sentiment_lexicon, split_words, STOP_WORDS, Victim,
+                                    polarity, polarity_crossing_share, sentiment_lexicon, split_words, STOP_WORDS, Victim, attackable,
                                     word_attack)
 from llmcourse.spelling import SpellingFrontEnd
 from llmcourse.data import load_drug_reviews
@@ -102,7 +102,7 @@ def _never_touches_stop_words(result):
 def test_attacks_respect_budgets_and_stop_words_and_really_flip(tok, model, kind):
     victim = Victim(model, tok, max_length=48)
     neighbours = CandidateTable(model, tok, k=8, min_similarity=0.0)
-    texts = [' '.join(t.split()[:15]) for t in load_drug_reviews('test').sample(12).texts]   # short: a tiny model flips
+    texts = [' '.join(t.split()[:15]) for t in load_drug_reviews('test').sample(24).texts]   # short: a tiny model flips
     results = []
     for t in texts:
         label = int(victim.probs([t])[0].argmax())               # attack the model's own prediction
@@ -119,6 +119,18 @@ def test_attacks_respect_budgets_and_stop_words_and_really_flip(tok, model, kind
     s = attack_summary(results)
     assert s['clean accuracy'] == 1.0 and s['accuracy under attack'] == 1 - s['attack success rate']
     assert '<ins' in edits_html(next(r for r in results if r.edits))
+
+
+def test_stop_words_keep_the_halves_of_contractions_and_negations():
+    "NLTK's list joined to scikit-learn's: no attack may swap did for didn, or touch not."
+    assert {'didn', 'doesn', 'don', 'wasn', 'did', 'does', 'not', 'no', 'never'} <= STOP_WORDS
+    assert [p for p in split_words("Didn't it work? It doesn't, and it did not.") if attackable(p)] == ['work']
+
+
+def test_table_fingerprint_follows_its_candidates(tok, model):
+    a, b = CandidateTable(model, tok, k=4, min_similarity=0.0), CandidateTable(model, tok, k=4, min_similarity=0.0)
+    assert a.fingerprint == b.fingerprint and len(a.fingerprint) == 8
+    assert CandidateTable(model, tok, k=3, min_similarity=0.0).fingerprint != a.fingerprint
 
 
 def test_word_candidates_are_similar_and_keep_case(tok, model):
