@@ -119,7 +119,8 @@ QUESTIONS = {
         ('Do attacks run faster with fused attention, or side by side?', 'Scoring robustness', [
             ('sdpa_attacks_speedup', "Speed-up of the victims answering with PyTorch's fused (sdpa) attention, over eager attention"),
             ('parallel_attacks_speedup', 'Speed-up of running attack jobs in parallel one-thread processes, over one process'),
-            ('bf16_weights_attacks_speedup', 'Speed-up of the victims answering with their weights held in bf16, over float32 weights')]),
+            ('bf16_weights_attacks_speedup', 'Speed-up of the victims answering with their weights held in bf16, over float32 weights'),
+            ('query_batch_attacks_speedup', 'Speed-up of the victims answering at most 16 texts per model call, over 64')]),
         ('How often does an attack fool plain fine-tuning?', 'The final comparison, on test', [
             ('plain_char_success', 'Character attack success against plain fine-tuning'),
             ('plain_word_success', 'Word attack success against plain fine-tuning'),
