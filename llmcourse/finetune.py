@@ -55,7 +55,7 @@ class TrainConfig:
     verbose: bool = True              # a line per epoch and when the run starts, resumes or stops; False: silent
     attn_implementation: str = 'auto' # 'auto': eager attention on CPU (measured faster than SDPA here), as loaded on GPU
     fused_adamw: bool = True          # torch's fused AdamW kernel (one pass over the parameters, not several)
-    fast_dropout: bool = None         # dropout masks from uniform numbers (`use_fast_dropout`); None: on CPU only
+    fast_dropout: bool = None         # dropout masks from uniform numbers (`use_fast_dropout`); None: on CPU only; 'integer': from random integers
     precision: str = 'auto'           # 'auto': bf16 where the CPU has it natively, else float32; 'bf16'; 'fp32'
     resume: str = 'auto'              # 'auto': go on from output_dir/last if this same run made it, else refuse; 'never': start afresh
 
@@ -67,6 +67,8 @@ class TrainConfig:
         if self.max_length < 3:
             raise ValueError(f'max_length must be >= 3 ([CLS], at least one word piece, [SEP]), got {self.max_length}')
         autocast_dtype(self.precision, 'cpu')      # a clear error for an unknown precision
+        if self.fast_dropout not in (None, True, False, 'integer'):
+            raise ValueError(f"fast_dropout must be None (on CPU only), True, False or 'integer', got {self.fast_dropout!r}")
         if self.resume not in ('auto', 'never'): raise ValueError(f"resume must be 'auto' or 'never', got {self.resume!r}")
         if not self.lr > 0: raise ValueError(f'lr must be > 0, got {self.lr}')
         if not 0 <= self.warmup_ratio < 1: raise ValueError(f'warmup_ratio must be in [0, 1), got {self.warmup_ratio}')
@@ -284,7 +286,7 @@ def train(model, tokenizer, train_ds: TextDataset, valid_ds: TextDataset = None,
     if resume_dir is None: set_seed(cfg.seed)
     attention_for(model, cfg, accelerator.device.type)
     fast = accelerator.device.type == 'cpu' if cfg.fast_dropout is None else cfg.fast_dropout
-    with fast_dropout_during(model, on=fast):                   # the caller's model comes back as it was, even on error
+    with fast_dropout_during(model, on=bool(fast), mask='integer' if fast == 'integer' else 'uniform'):                   # the caller's model comes back as it was, even on error
         run = prepare_training(model, tokenizer, train_ds, valid_ds, cfg, accelerator, param_groups)
         run.fingerprint = fingerprint
         rng = restore_training(run, resume_dir) if resume_dir is not None else None
@@ -305,14 +307,16 @@ def train(model, tokenizer, train_ds: TextDataset, valid_ds: TextDataset = None,
 
 # %% ../nbs/02_finetune.ipynb #70f4c5c0
 def fine_tune_and_score(make_model, tokenizer, train_ds, valid_ds, test_ds, lr: float, epochs: int, seed: int = 0,
-                        max_length: int = 128, batch_size: int = 16, keep: str = 'best', class_weights: bool = False) -> dict:
+                        max_length: int = 128, batch_size: int = 16, keep: str = 'best', class_weights: bool = False,
+                        fast_dropout=None) -> dict:
     """Fine-tune `make_model()` quietly with `train`, then score the test set once. `keep='best'` keeps the epoch with the
     best validation macro-F1 (validation scored after every epoch); `keep='last'` keeps the last epoch and scores validation
-    once, at the end. `class_weights` weights the loss by inverse class frequency, as few labels need. Returns the
+    once, at the end. `class_weights` weights the loss by inverse class frequency, as few labels need; `fast_dropout` is
+    `TrainConfig`'s. Returns the
     validation scores, the kept epoch, the time and each test review's 0/1 correctness."""
     model = make_model()
     cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, keep=keep,
-                      class_weights=class_weights, progress=False, verbose=False)
+                      class_weights=class_weights, fast_dropout=fast_dropout, progress=False, verbose=False)
     res = train(model, tokenizer, train_ds, valid_ds if keep == 'best' else None, cfg)
     if keep == 'best': valid, epoch = res.best, res.best_epoch
     else:

@@ -148,8 +148,8 @@ def tiny_bert(label_names=LABELS_BINARY, seed: int = 0, hidden: int = 32, layers
     return MeanPoolBertForSequenceClassification(MeanPoolBertConfig(**kw)).eval()
 
 # %% ../nbs/00_models.ipynb #9ca3d6c1
-def _features_key(where: str, texts, max_length: int) -> str:
-    h = hashlib.sha256(f'{where}|{max_length}|'.encode())
+def _features_key(where: str, texts, max_length: int, precision: str = 'fp32') -> str:
+    h = hashlib.sha256(f'{where}|{max_length}|'.encode() + (b'' if precision == 'fp32' else f'{precision}|'.encode()))
     for t in texts: h.update(t.encode('utf-8', 'surrogatepass') + b'\x00')
     return h.hexdigest()[:24]
 
@@ -171,17 +171,26 @@ def frozen_features(model, tokenizer, texts, max_length: int = 128, batch_size: 
     return out
 
 def sentence_features(texts, name_or_path=None, max_length: int = 128, batch_size: int = 32,
-                      cache: bool = True, progress: bool = True) -> np.ndarray:
-    "Mean-pooled last-layer features of `texts` from the frozen bundled (or named) encoder, one row per text (cached on disk)."
+                      cache: bool = True, progress: bool = True, precision: str = 'fp32') -> np.ndarray:
+    """Mean-pooled last-layer features of `texts` from the frozen bundled (or named) encoder, one row per text (cached on
+    disk). `precision` 'bf16' (or 'auto' on a CPU with native bf16) runs the encoder under bf16 autocast with PyTorch's
+    fused attention (SDPA): several times faster on such a CPU, rounded to bf16's precision, and cached apart."""
+    from llmcourse.config import autocast_dtype, mixed_precision
     texts = list(texts)
     if not texts: raise ValueError('sentence_features: no texts given')
     if not all(isinstance(t, str) for t in texts): raise TypeError('sentence_features: texts must be strings')
-    where = resolve_model(name_or_path)
-    encode = lambda: frozen_features(load_encoder(where), load_tokenizer(where), texts, max_length, batch_size, progress)
+    where, bf16 = resolve_model(name_or_path), autocast_dtype(precision, 'cpu') is not None
+    def encode():
+        encoder = load_encoder(where)
+        if bf16: encoder.set_attn_implementation('sdpa')
+        with mixed_precision('bf16' if bf16 else 'fp32'):
+            return frozen_features(encoder, load_tokenizer(where), texts, max_length, batch_size, progress)
     if not cache: return encode()
-    folder, _ = cached_folder(cache_dir()/f'features-{_features_key(where, texts, max_length)}',   # the run cache, as all
+    key = _features_key(where, texts, max_length, 'bf16' if bf16 else 'fp32')
+    folder, _ = cached_folder(cache_dir()/f'features-{key}',   # the run cache, as all
                               lambda tmp: np.save(tmp/'features.npy', encode()))
     return np.load(folder/'features.npy')
+
 
 # %% ../nbs/00_models.ipynb #6c977e11
 def token_table(text: str, tokenizer=None, max_length: int = None):

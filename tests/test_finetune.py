@@ -16,7 +16,7 @@ from llmcourse.benchmark import naive_loop
 from llmcourse.checkpoints import load_model, load_state, save_model, save_state
 from llmcourse.evaluation import evaluate, predict
 from llmcourse.finetune import train, TrainConfig
-from llmcourse.speed import fast_dropout, fast_dropout_attention, FAST_EAGER, FastDropout, use_fast_dropout
+from llmcourse.speed import fast_dropout, fast_dropout_attention, FAST_EAGER, FAST_EAGER_INTEGER, FastDropout, use_fast_dropout
 from llmcourse.pretraining import weight_decay_groups
 from llmcourse.steps import class_weights_for, standard_step
 from llmcourse.models import tiny_bert
@@ -74,6 +74,33 @@ def test_fast_dropout_rejects_a_probability_outside_0_to_1_and_drops_all_at_1():
     for p in (-0.1, 1.5, float('nan')):
         with pytest.raises(ValueError, match='must lie in \\[0, 1\\]'): fast_dropout(x, p)
     assert torch.equal(fast_dropout(x, 1.0), torch.zeros(4, 5))
+
+
+def test_integer_masks_drop_p_and_keep_the_mean_exactly():
+    torch.manual_seed(0)
+    x = torch.full((1000, 1000), 2.0, requires_grad=True)
+    y = fast_dropout(x, 0.1, mask='integer')
+    cut = round(0.1 * 32768)                                   # p rounded to 15 bits: 3277 / 32768
+    assert abs((y == 0).float().mean().item() - cut / 32768) < 0.002
+    kept = y.unique().tolist()
+    assert kept[0] == 0.0 and kept[1:] == [pytest.approx(2 * 32768 / (32768 - cut))] and abs(y.mean().item() - 2.0) < 0.01
+    y.sum().backward()
+    assert torch.equal(x.grad == 0, y == 0)
+    torch.manual_seed(1); z = fast_dropout(torch.ones(7, 3, 5), 0.5, mask='integer')      # any shape, any size
+    assert z.shape == (7, 3, 5) and set(z.unique().tolist()) <= {0.0, 2.0}
+    assert fast_dropout(x, 0.1, training=False, mask='integer') is x
+    with pytest.raises(ValueError, match="mask must be one of"): fast_dropout(x, 0.1, mask='bits')
+
+
+def test_integer_masks_reach_the_attention_and_train():
+    model = tiny_bert(seed=0).train()
+    model.set_attn_implementation('eager')
+    use_fast_dropout(model, mask='integer')
+    assert model.config._attn_implementation == FAST_EAGER_INTEGER
+    assert {m.mask for m in model.modules() if isinstance(m, FastDropout)} == {'integer'}
+    use_fast_dropout(model, on=False)
+    assert model.config._attn_implementation == 'eager'
+    with pytest.raises(ValueError, match="fast_dropout must be None"): TrainConfig(fast_dropout='sometimes')
 
 
 def test_fast_dropout_attention_equals_eager_without_dropout():

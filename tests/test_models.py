@@ -72,6 +72,17 @@ def test_sentence_features_are_cached_and_order_independent(tmp_path, monkeypatc
     with pytest.raises(TypeError, match='strings'): sentence_features([1, 2])
 
 
+def test_bf16_sentence_features_are_cached_apart_and_agree_with_float32(tmp_path, monkeypatch):
+    monkeypatch.setenv('LLMCOURSE_CACHE', str(tmp_path))
+    texts = ['short one', 'a much longer sentence about a drug that helped', 'ok']
+    f32 = sentence_features(texts, progress=False)
+    bf16 = sentence_features(texts, progress=False, precision='bf16')
+    assert len(list(tmp_path.glob('features-*/features.npy'))) == 2      # never served for one another
+    cosine = (f32 * bf16).sum(1) / np.linalg.norm(f32, axis=1) / np.linalg.norm(bf16, axis=1)
+    assert cosine.min() > 0.999 and not np.array_equal(f32, bf16)
+    with pytest.raises(ValueError, match='precision must be one of'): sentence_features(texts, precision='fp8')
+
+
 def test_token_table_marks_specials_and_word_pieces(tok):
     t = token_table('Ibuprofen helped', tok)
     assert t.piece.iloc[0] == '[CLS]' and t.piece.iloc[-1] == '[SEP]'

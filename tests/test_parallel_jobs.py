@@ -62,3 +62,24 @@ def test_an_error_in_a_worker_reaches_the_caller():
 def test_processes_must_be_a_whole_number_of_at_least_one(processes):
     with pytest.raises(ValueError, match='processes must be a whole number'):
         list(run_in_processes(lambda j: j, {0: 0, 1: 1}, processes))
+
+
+@forks
+def test_training_jobs_with_one_thread_give_bitwise_the_same_weights_here_and_in_two_processes():
+    "Training's numbers depend on the thread count; with `one_thread` the serial run uses one thread, as the workers do."
+    def train_job(seed):
+        model = tiny_bert(seed=seed, hidden=64).train()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        g = torch.Generator().manual_seed(seed); torch.manual_seed(seed)      # dropout's masks too
+        for _ in range(3):
+            ids = torch.randint(5, 100, (8, 24), generator=g)
+            with mixed_precision('auto'):
+                loss = model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=ids[:, 0] % 2).loss
+            loss.backward(); opt.step(); opt.zero_grad()
+        return torch.cat([p.detach().flatten() for p in model.parameters()]).numpy()
+    threads = torch.get_num_threads()
+    jobs = {s: s for s in range(3)}
+    serial = dict(run_in_processes(train_job, jobs, 1, one_thread=True))
+    assert torch.get_num_threads() == threads                   # given back after each job
+    parallel = dict(run_in_processes(train_job, jobs, 2, one_thread=True))
+    assert all(np.array_equal(serial[k], parallel[k]) for k in jobs)

@@ -1,5 +1,7 @@
 """The transformer written from its definition (llmcourse.transformer), packing, the self-supervised objectives and loop, the run cache and the
 [MASK] filler: each checked against transformers or against what it must refuse."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -225,3 +227,21 @@ def test_frozen_features_come_back_in_the_order_of_the_texts(tok):
     alone = np.concatenate([frozen_features(model, tok, [t]) for t in texts])
     np.testing.assert_allclose(both, alone, atol=1e-5)
     with pytest.raises(ValueError, match='no texts'): frozen_features(model, tok, [])
+
+
+def test_widen_grids_goes_past_an_edge_until_the_best_is_inside_or_the_ladder_ends():
+    from llmcourse.rate_search import widen_grids
+    ladder = (3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+    peaks = {'inside': 3e-4, 'low': 3e-5, 'high': 3e-3, 'beyond': 1.0}
+    rounds = []
+    def score(todo):
+        rounds.append(todo)
+        return {n: {r: -abs(math.log10(r / peaks[n])) for r in rates} for n, rates in todo.items()}
+    chosen, tried = widen_grids(score, ladder, (1e-4, 3e-4, 1e-3), peaks)
+    assert chosen == {'inside': 3e-4, 'low': 3e-5, 'high': 3e-3, 'beyond': 1e-2}
+    assert sorted(tried['inside']) == [1e-4, 3e-4, 1e-3]                      # nothing spent beyond a best inside
+    assert sorted(tried['high']) == [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]            # one rate past the best, to see it fall
+    assert sorted(tried['beyond']) == [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]          # stops at the end of the ladder
+    assert rounds[0] == {n: [1e-4, 3e-4, 1e-3] for n in peaks} and all(len(r) == 1 for t in rounds[1:] for r in t.values())
+    for bad in ((1e-4, 1e-3), (2e-4,), ()):
+        with pytest.raises(ValueError, match='must be neighbours on the ladder'): widen_grids(score, ladder, bad, ['x'])
