@@ -55,7 +55,7 @@ class TrainConfig:
     verbose: bool = True              # a line per epoch and when the run starts, resumes or stops; False: silent
     attn_implementation: str = 'auto' # 'auto': eager attention on CPU (measured faster than SDPA here), as loaded on GPU
     fused_adamw: bool = True          # torch's fused AdamW kernel (one pass over the parameters, not several)
-    fast_dropout: bool = None         # dropout masks from uniform numbers (`use_fast_dropout`); None: on CPU only; 'integer': from random integers
+    fast_dropout: bool | str = None   # dropout masks from uniform numbers (`use_fast_dropout`); None: on CPU only; 'integer': from random integers
     precision: str = 'auto'           # 'auto': bf16 where the CPU has it natively, else float32; 'bf16'; 'fp32'
     resume: str = 'auto'              # 'auto': go on from output_dir/last if this same run made it, else refuse; 'never': start afresh
 
@@ -286,7 +286,8 @@ def train(model, tokenizer, train_ds: TextDataset, valid_ds: TextDataset = None,
     if resume_dir is None: set_seed(cfg.seed)
     attention_for(model, cfg, accelerator.device.type)
     fast = accelerator.device.type == 'cpu' if cfg.fast_dropout is None else cfg.fast_dropout
-    with fast_dropout_during(model, on=bool(fast), mask='integer' if fast == 'integer' else 'uniform'):                   # the caller's model comes back as it was, even on error
+    mask = 'integer' if fast == 'integer' else 'uniform'
+    with fast_dropout_during(model, on=bool(fast), mask=mask):  # the caller's model comes back as it was, even on error
         run = prepare_training(model, tokenizer, train_ds, valid_ds, cfg, accelerator, param_groups)
         run.fingerprint = fingerprint
         rng = restore_training(run, resume_dir) if resume_dir is not None else None
@@ -312,8 +313,7 @@ def fine_tune_and_score(make_model, tokenizer, train_ds, valid_ds, test_ds, lr: 
     """Fine-tune `make_model()` quietly with `train`, then score the test set once. `keep='best'` keeps the epoch with the
     best validation macro-F1 (validation scored after every epoch); `keep='last'` keeps the last epoch and scores validation
     once, at the end. `class_weights` weights the loss by inverse class frequency, as few labels need; `fast_dropout` is
-    `TrainConfig`'s. Returns the
-    validation scores, the kept epoch, the time and each test review's 0/1 correctness."""
+    `TrainConfig`'s. Returns the validation scores, the kept epoch, the time and each test review's 0/1 correctness."""
     model = make_model()
     cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, keep=keep,
                       class_weights=class_weights, fast_dropout=fast_dropout, progress=False, verbose=False)

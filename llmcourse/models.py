@@ -191,7 +191,6 @@ def sentence_features(texts, name_or_path=None, max_length: int = 128, batch_siz
                               lambda tmp: np.save(tmp/'features.npy', encode()))
     return np.load(folder/'features.npy')
 
-
 # %% ../nbs/00_models.ipynb #6c977e11
 def token_table(text: str, tokenizer=None, max_length: int = None):
     "The word pieces of `text`: position, piece, id, whether it is a special token, and which word it came from."
