@@ -183,7 +183,7 @@ def sentence_features(texts, name_or_path=None, max_length: int = 128, batch_siz
     def encode():
         encoder = load_encoder(where)
         if bf16: encoder.set_attn_implementation('sdpa')
-        with mixed_precision('bf16' if bf16 else 'fp32'):
+        with mixed_precision(precision):
             return frozen_features(encoder, load_tokenizer(where), texts, max_length, batch_size, progress)
     if not cache: return encode()
     key = _features_key(where, texts, max_length, 'bf16' if bf16 else 'fp32')
