@@ -47,11 +47,12 @@ def cached_train(name: str, model_fn, tokenizer, train_ds, valid_ds=None, config
 
 # %% ../nbs/03_transfer.ipynb #6a1bbe96
 def cached_results(jobs: dict, run, config, cache=None, desc: str = 'runs', progress: bool = True,
-                   processes: int = 1) -> list:
+                   processes: int = 1, one_thread: bool = False) -> list:
     """Call `run(job)` for each `key: job` of `jobs` that the JSON file `cache` does not hold under the same `config`,
     saving the cache after each run; return every job's result in the order of `jobs`. A cache written under another
     config is ignored, so its runs are done again. With `processes` above 1 the jobs run side by side in forked
-    one-thread processes (`run_in_processes`: only for inference, whose numbers do not depend on the thread count)."""
+    one-thread processes (`run_in_processes`): for inference, whose numbers do not depend on the thread count, or with
+    `one_thread` (every job on one thread, here too) for training, whose numbers then do not depend on `processes`."""
     from tqdm.auto import tqdm
     cache, config = Path(cache) if cache else None, json.loads(json.dumps(config))   # as it reads back from JSON
     done = {}
@@ -60,7 +61,7 @@ def cached_results(jobs: dict, run, config, cache=None, desc: str = 'runs', prog
         if stored.get('config') == config: done = stored['runs']
     todo = {key: job for key, job in jobs.items() if key not in done}
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=desc, disable=not progress)
-    for key, result in run_in_processes(run, todo, processes):
+    for key, result in run_in_processes(run, todo, processes, one_thread):
         done[key] = result
         bar.set_postfix_str(key); bar.update()
         if cache:

@@ -69,10 +69,12 @@ def run_method(setup, method: str, train_ds, seed: int) -> dict:
             'seconds': time.perf_counter() - t0, **info, 'predictions': [int(p) for p in preds],
             'test_probs': np.round(test_probs, 5).tolist(), 'valid_probs': np.round(valid_probs, 5).tolist()}
 
-def run_grid(setup, methods, sizes, seeds, cache=None, progress: bool = True, reuse: dict = None) -> pd.DataFrame:
+def run_grid(setup, methods, sizes, seeds, cache=None, progress: bool = True, reuse: dict = None,
+             processes: int = 1) -> pd.DataFrame:
     """Methods at label budgets and random seeds, on nested stratified subsets. `methods` is a list (run at every size)
     or a dict from size to list. Finished runs are kept in `cache` (JSON) and never redone; `reuse` maps
-    (method, labels, seed) to a result already computed (a sweep's run of the chosen settings)."""
+    (method, labels, seed) to a result already computed (a sweep's run of the chosen settings). Every run trains on one
+    thread, `processes` of them at a time, so the numbers do not depend on `processes`."""
     subsets = {s: nested_subsets(setup.train, sizes, s) for s in seeds}
     plan = ({budget_size(setup.train, n): list(ms) for n, ms in methods.items()} if isinstance(methods, dict)
             else {budget_size(setup.train, n): list(methods) for n in sizes})
@@ -86,7 +88,7 @@ def run_grid(setup, methods, sizes, seeds, cache=None, progress: bool = True, re
         if m != 'zero-shot (tweets model)': return run_method(setup, m, subsets[s][n], s)
         if not zero_shot: zero_shot.update(run_method(setup, m, subsets[s][n], s))
         return {**zero_shot, 'labels': n, 'seed': s}
-    return pd.DataFrame(cached_results(jobs, run, setup.fingerprint(), cache, 'transfer runs', progress))
+    return pd.DataFrame(cached_results(jobs, run, setup.fingerprint(), cache, 'transfer runs', progress, processes, True))
 
 def summarise(runs: pd.DataFrame, metric: str = 'accuracy') -> pd.DataFrame:
     "Mean and spread (population std over seeds) of `metric` per method and label budget."
@@ -103,11 +105,13 @@ def compare(runs: pd.DataFrame, a: str, b: str, labels: int, metric: str = 'accu
             'beyond_spread': bool(len(diff) >= 2 and abs(diff.mean()) > spread and (np.sign(diff) == np.sign(diff.mean())).all())}
 
 # %% ../nbs/03_transfer.ipynb #6d4dee8c
-def choose_on_validation(setup, candidates: dict, seed: int = 0, cache=None, progress: bool = True) -> tuple:
+def choose_on_validation(setup, candidates: dict, seed: int = 0, cache=None, progress: bool = True,
+                         processes: int = 1) -> tuple:
     """For each 'method|labels' cell of `candidates` ({name: setup changes}), train every candidate on that budget's
     subset for random `seed` and keep the highest validation macro-F1 (the first of a tie): with few labels, accuracy
     rewards answering the majority class. Returns a table of every candidate, `tuned` (cell -> the chosen changes, for
-    `TransferSetup.tuned`) and `reuse` ((method, labels, seed) -> the chosen run, for `run_grid`)."""
+    `TransferSetup.tuned`) and `reuse` ((method, labels, seed) -> the chosen run, for `run_grid`). Runs as `run_grid` does:
+    one thread each, `processes` at a time."""
     cells = {}
     for cell in candidates:
         method, _, n = cell.rpartition('|')
@@ -120,7 +124,7 @@ def choose_on_validation(setup, candidates: dict, seed: int = 0, cache=None, pro
         method, n = cells[cell]
         return run_method(replace(setup, tuned={cell: candidates[cell][name]}), method, subsets[n], seed)
     config = setup.fingerprint() | {'candidates': candidates, 'seed': seed}
-    results = dict(zip(jobs, cached_results(jobs, run, config, cache, 'candidates', progress)))
+    results = dict(zip(jobs, cached_results(jobs, run, config, cache, 'candidates', progress, processes, True)))
     rows, tuned, reuse = [], {}, {}
     for cell, options in candidates.items():
         score = {name: results[f'{cell}|{name}']['valid_macro_f1'] for name in options}

@@ -83,3 +83,16 @@ def test_training_jobs_with_one_thread_give_bitwise_the_same_weights_here_and_in
     assert torch.get_num_threads() == threads                   # given back after each job
     parallel = dict(run_in_processes(train_job, jobs, 2, one_thread=True))
     assert all(np.array_equal(serial[k], parallel[k]) for k in jobs)
+
+
+@forks
+def test_cached_results_with_one_thread_runs_every_job_on_one_thread_here_and_in_the_workers(tmp_path):
+    "Chapter 03's training grids: `one_thread` reaches the jobs however many processes there are, and the cache keeps them all."
+    threads = torch.get_num_threads()
+    jobs = {f'job {i}': i for i in range(4)}
+    seen = lambda i: {'job': i, 'threads': torch.get_num_threads()}
+    serial = cached_results(jobs, seen, {'a': 1}, tmp_path/'serial.json', progress=False, one_thread=True)
+    assert torch.get_num_threads() == threads
+    parallel = cached_results(jobs, seen, {'a': 1}, tmp_path/'parallel.json', progress=False, processes=2, one_thread=True)
+    assert serial == parallel == [{'job': i, 'threads': 1} for i in range(4)]
+    assert json.loads((tmp_path/'parallel.json').read_text())['runs'] == dict(zip(jobs, serial))
