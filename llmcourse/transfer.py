@@ -88,7 +88,8 @@ def run_grid(setup, methods, sizes, seeds, cache=None, progress: bool = True, re
         if m != 'zero-shot (tweets model)': return run_method(setup, m, subsets[s][n], s)
         if not zero_shot: zero_shot.update(run_method(setup, m, subsets[s][n], s))
         return {**zero_shot, 'labels': n, 'seed': s}
-    return pd.DataFrame(cached_results(jobs, run, setup.fingerprint(), cache, 'transfer runs', progress, processes, True))
+    return pd.DataFrame(cached_results(jobs, run, setup.fingerprint(), cache, 'transfer runs', progress,
+                                      processes=processes, one_thread=True))
 
 def summarise(runs: pd.DataFrame, metric: str = 'accuracy') -> pd.DataFrame:
     "Mean and spread (population std over seeds) of `metric` per method and label budget."
@@ -124,7 +125,8 @@ def choose_on_validation(setup, candidates: dict, seed: int = 0, cache=None, pro
         method, n = cells[cell]
         return run_method(replace(setup, tuned={cell: candidates[cell][name]}), method, subsets[n], seed)
     config = setup.fingerprint() | {'candidates': candidates, 'seed': seed}
-    results = dict(zip(jobs, cached_results(jobs, run, config, cache, 'candidates', progress, processes, True)))
+    results = dict(zip(jobs, cached_results(jobs, run, config, cache, 'candidates', progress, processes=processes,
+                                                one_thread=True)))
     rows, tuned, reuse = [], {}, {}
     for cell, options in candidates.items():
         score = {name: results[f'{cell}|{name}']['valid_macro_f1'] for name in options}
