@@ -82,11 +82,12 @@ def trainer_run(model, tokenizer, ds: TextDataset, batch_size: int, max_length: 
 # %% ../nbs/02_finetune.ipynb #b3ba9c5f
 def benchmark_methods(ds: TextDataset, tokenizer, batch_size: int, max_length: int, lr: float, bf16: bool = False) -> dict:
     "The methods the benchmark compares: each `run(model, seed, steps=, seconds=, epochs=)` returns what it did."
-    def ours(precision):
+    def ours(precision, fast_dropout=None):
         def run(m, seed, **kw):
             r = train(m, tokenizer, ds, None, TrainConfig(
                 lr=lr, epochs=kw.get('epochs', 1000), batch_size=batch_size, max_length=max_length, progress=False,
-                max_steps=kw.get('steps'), max_seconds=kw.get('seconds'), seed=seed, precision=precision))
+                max_steps=kw.get('steps'), max_seconds=kw.get('seconds'), seed=seed, precision=precision,
+                fast_dropout=fast_dropout))
             return {'examples': round(r.examples_per_second * r.seconds), 'seconds': r.seconds,
                     'examples_per_second': r.examples_per_second, 'tokens': r.tokens, 'precision': precision}
         return run
@@ -100,9 +101,12 @@ def benchmark_methods(ds: TextDataset, tokenizer, batch_size: int, max_length: i
         'naive loop (batch 1)': lambda m, seed, **kw: naive_loop(m, tokenizer, ds, lr=1e-5, epochs=kw.get('epochs', 1000),
             max_length=max_length, max_examples=kw.get('steps') and kw['steps'] * batch_size,
             max_seconds=kw.get('seconds'), seed=seed, progress=False)}
-    if bf16: methods.update({'ours, bf16': ours('bf16'), 'Trainer, grouped, bf16': trainer(grouped=True, bf16=True)})
+    if bf16: methods.update({'ours, bf16': ours('bf16'), 'Trainer, grouped, bf16': trainer(grouped=True, bf16=True),
+                             'ours, bf16, integer masks': ours('bf16', 'integer')})   # chapter 01_pretraining's dropout masks
     return methods
 
+
+# %% ../nbs/02_finetune.ipynb #33e14d0b
 def throughput_table(methods: dict, model_fn, seed: int, steps: int, batch_size: int, n_examples: int, valid_loader,
                      matmul_rates: dict, rounds: int = 1) -> pd.DataFrame:
     """Each method over the same examples: time, examples/s, for ours the FLOP rate against the matmul rate of its

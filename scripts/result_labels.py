@@ -78,7 +78,9 @@ QUESTIONS = {
             ('bench_ours_bf16_over_trainer_grouped_bf16', 'Our loop in bf16 over Trainer grouped by length in bf16')]),
         ('Where does a training step spend its time, and what helps?', 'Measuring speed: a profile, a ratio, a parity check', [
             ('bench_profile_top_ops', "The training step's costliest operations and their share of CPU time"),
-            ('parallel_seeds_speedup', "Speed-up of scoring the three random seeds' models in parallel one-thread processes, over one process")]),
+            ('bench_integer_masks_over_uniform_masks_bf16', 'Our loop in bf16 with dropout masks from random integers over uniform numbers, examples per second'),
+            ('parallel_scoring_speedup', "Speed-up of scoring the three random seeds' models in two one-thread processes, over one process"),
+            ('parallel_seeds_speedup', 'Speed-up of four short training runs (random seeds) in two one-thread processes, over one two-thread process')]),
     ],
     '03_transfer': [
         ('How far apart are tweets and drug reviews?', 'How far apart are the two domains?', [

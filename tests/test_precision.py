@@ -74,7 +74,7 @@ def test_the_benchmark_compares_bf16_rows_side_by_side(tok):
                                               model_fn=lambda seed: tiny_bert(seed=seed), tokenizer=tok, bf16=True,
                                               matmul_size=256)     # small: a CPU without native bf16 emulates it slowly
     assert list(speed.index) == ['ours', 'Trainer, defaults', 'Trainer, grouped', 'naive loop (batch 1)', 'ours, bf16',
-                                 'Trainer, grouped, bf16']
+                                 'Trainer, grouped, bf16', 'ours, bf16, integer masks']
     assert speed.loc['ours', 'ours / this'] == 1 and speed['examples/s'].gt(0).all()
     assert set(speed.attrs['matmul GFLOP/s']) == {'fp32', 'bf16'} and matmul == speed.attrs['matmul GFLOP/s']['fp32']
     assert speed.loc[['ours', 'ours, bf16'], 'share of matmul rate'].gt(0).all() and equal.empty
