@@ -2,18 +2,18 @@
 
 # %% auto #0
 __all__ = ['naive_loop', 'matmul_gflops', 'non_embedding_parameters', 'trainer_run', 'benchmark_methods', 'throughput_table',
-           'equal_time_table', 'benchmark_training']
+           'equal_time_table', 'benchmark_training', 'short_run_report']
 
 # %% ../nbs/02_finetune.ipynb #36b63373
-import math, tempfile, time
+import hashlib, math, tempfile, time
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .batching import make_loader
-from .config import set_seed
-from .data import TextDataset
+from .batching import batched_logits, make_loader
+from .config import mixed_precision, reuse_freed_memory, set_seed
+from .data import TextDataset, load_drug_reviews
 from .evaluation import evaluate
 from .finetune import TrainConfig, train
 from .models import MAX_LENGTH, load_classifier, load_tokenizer
@@ -160,3 +160,28 @@ def benchmark_training(ds: TextDataset, valid: TextDataset, test: TextDataset = 
     speed.attrs['matmul GFLOP/s'] = rates
     equal = equal_time_table(methods, model_fn, seeds, budget_seconds, vl, tl) if budget_seconds else pd.DataFrame()
     return speed, equal, matmul
+
+# %% ../nbs/02_finetune.ipynb #43e3213a
+def short_run_report(steps: int, n_reviews: int = 256, n_test: int = None, max_length: int = 256, seed: int = 0) -> dict:
+    """In this process, after `reuse_freed_memory()` (which `LLMCOURSE_REUSE_MEMORY=0` turns off): a short training run
+    of MiniLM (`steps` steps on `n_reviews` training reviews), then a pass scoring `n_test` test reviews (None: all) in
+    batches of 64, as the attacks send them. For each, seconds, system seconds and page faults; and fingerprints (a hash
+    of every bit) of the trained weights and of the logits. Chapter 02 runs it in fresh processes."""
+    import resource                                          # Unix only, so imported here
+    reusing = reuse_freed_memory()
+    tok, reviews = load_tokenizer(), load_drug_reviews('train').sample(n_reviews, seed=seed)
+    texts, model = load_drug_reviews('test').texts[:n_test], load_classifier(label_names=reviews.label_names, seed=seed)
+    cfg = TrainConfig(lr=1e-4, epochs=1, max_steps=steps, max_length=max_length, seed=seed, progress=False, verbose=False)
+    def timed(work):
+        u0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        out = work()
+        u1 = resource.getrusage(resource.RUSAGE_SELF)
+        return out, {'seconds': time.perf_counter() - t0, 'system seconds': u1.ru_stime - u0.ru_stime,
+                     'page faults': u1.ru_minflt - u0.ru_minflt}
+    def score():
+        with torch.no_grad(), mixed_precision('auto'): return batched_logits(model.eval(), tok, texts, 64, max_length).float()
+    _, training = timed(lambda: train(model, tok, reviews, None, cfg))
+    logits, scoring = timed(score)
+    digest = lambda t: hashlib.sha256(t.detach().contiguous().numpy().tobytes()).hexdigest()[:16]
+    return {'reusing': reusing, 'training': training, 'scoring': scoring, 'logits': digest(logits),
+            'weights': digest(torch.cat([p.detach().flatten() for p in model.parameters()]))}

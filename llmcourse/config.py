@@ -6,10 +6,10 @@
 __all__ = ['PRECISIONS', 'fast_mode', 'pick', 'mode_banner', 'set_seed', 'course_root', 'cache_dir', 'mode_dir', 'figures_dir',
            'checkpoints_dir', 'runs_dir', 'atomic_file', 'save_figure', 'atomic_dir', 'cached_folder',
            'atomic_write_text', 'results_path', 'record_result', 'drop_stale_results', 'native_bf16', 'autocast_dtype',
-           'mixed_precision', 'cpu_facts', 'cpu_label']
+           'mixed_precision', 'cpu_facts', 'cpu_label', 'reuse_freed_memory']
 
 # %% ../nbs/00_config.ipynb #ab756d20
-import json, os, random, shutil, tempfile
+import ctypes, json, os, random, shutil, sys, tempfile
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -177,3 +177,21 @@ def cpu_label() -> str:
     cpu = cpu_facts()
     return f"{' '.join(cpu['name'].split()[:3])} (native bf16: {cpu['bf16']})"
 
+
+# %% ../nbs/00_config.ipynb #85c66594
+_REUSING = []   # holds True once this process's malloc keeps freed memory
+
+def reuse_freed_memory() -> bool:
+    """Make the C library's `malloc` keep the memory a freed tensor held for the next tensor, instead of handing it back
+    to the system and faulting in fresh pages for the next one. Same arithmetic, same numbers, less system time. Linux
+    with glibc only (elsewhere it does nothing); once per process, and processes forked afterwards inherit it.
+    `LLMCOURSE_REUSE_MEMORY=0` leaves `malloc` as it is. Returns whether `malloc` now keeps freed memory."""
+    if _REUSING: return True
+    if os.environ.get('LLMCOURSE_REUSE_MEMORY', '1').strip().lower() in ('0', 'false', 'no', ''): return False
+    if not sys.platform.startswith('linux'): return False
+    try: mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError): return False       # a C library without glibc's mallopt
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3           # glibc's malloc.h
+    if mallopt(M_MMAP_THRESHOLD, 1 << 30) and mallopt(M_TRIM_THRESHOLD, 2**31 - 1): _REUSING.append(True)
+    return bool(_REUSING)

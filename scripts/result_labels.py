@@ -80,7 +80,9 @@ QUESTIONS = {
             ('bench_profile_top_ops', "The training step's costliest operations and their share of CPU time"),
             ('bench_integer_masks_over_uniform_masks_bf16', 'Our loop in bf16 with dropout masks from random integers over uniform numbers, examples per second'),
             ('parallel_scoring_speedup', "Speed-up of scoring the three random seeds' models in two one-thread processes, over one process"),
-            ('parallel_seeds_speedup', 'Speed-up of four short training runs (random seeds) in two one-thread processes, over one two-thread process')]),
+            ('parallel_seeds_speedup', 'Speed-up of four short training runs (random seeds) in two one-thread processes, over one two-thread process'),
+            ('reuse_memory_training_speedup', 'Speed-up of a short training run when malloc keeps freed memory, over malloc as glibc sets it'),
+            ('reuse_memory_scoring_speedup', 'Speed-up of scoring the test reviews when malloc keeps freed memory, over malloc as glibc sets it')]),
     ],
     '03_transfer': [
         ('How far apart are tweets and drug reviews?', 'How far apart are the two domains?', [
