@@ -85,7 +85,9 @@ def results_markdown(results: dict, figures: dict) -> str:
              'the number comes from several random seeds (chapter 02 explains it), over test examples where it comes',
              'from one run.', '']
     for chapter, numbers in results.items():
-        lines += [f'## {chapter}', '', f'From the full run of [{chapter}]({chapter}.ipynb).'
+        runs = [chapter] + sorted({s[0] for _, s, _ in QUESTIONS.get(chapter, []) if isinstance(s, tuple)})  # notebooks measuring it
+        lines += [f'## {chapter}', '', f"From the full run{'s' if len(runs) > 1 else ''} of "
+                  + ' and '.join(f'[{nb}]({nb}.ipynb)' for nb in runs) + '.'
                   + (' Its figures: ' + ', '.join(f'`{f}`' for f in figures.get(chapter, [])) + '.' if figures.get(chapter) else ''), '',
                   *([f'![{chapter}: its key figure](figures/{KEY_FIGURES[chapter]})', '']
                     if KEY_FIGURES.get(chapter) in figures.get(chapter, []) else [])]
@@ -95,7 +97,8 @@ def results_markdown(results: dict, figures: dict) -> str:
             if key in shown: continue
             question, section, label, rank = label_of(chapter, key) or ('Other numbers', None, key, 0)
             ci = interval_key(key, numbers)
-            text = f'[{label}]({section_link(chapter, section)})' if section else label
+            link = section_link(*section) if isinstance(section, tuple) else section_link(chapter, section) if section else None
+            text = f'[{label}]({link})' if link else label
             groups.setdefault(question, []).append((rank, text, value, ci, key))
         order = [q for q, _, _ in QUESTIONS.get(chapter, [])] + ['Other numbers']
         for question in sorted(groups, key=order.index):

@@ -4,6 +4,8 @@ For each chapter, its questions in the order the chapter asks them; each questio
 measures its numbers (a heading of the notebook, so the page can link to it) and gives every key a sentence-length label.
 A key pattern ending in `[*]` matches every key with that stem and a bracket (`test_accuracy[LoRA, 463 labels]`); `{}` in
 its label is filled with what the brackets hold. A key's interval (`<key>_ci95`) is shown beside it, not labelled alone.
+A section given as (notebook, heading) lies in another notebook than the chapter's own: chapter 02b measures numbers that
+`results.json` keeps under 02_finetune, the chapter whose helper and models they measure.
 tests/test_results_page.py checks that every key of the committed `results.json` has a label and every section exists.
 """
 
@@ -60,7 +62,7 @@ QUESTIONS = {
             ('binary_cls_head_test_macro_f1_mean', 'Its macro F1 on test'),
             ('binary_cls_head_minus_probe_test_accuracy', 'The [CLS] head minus the linear probe, test accuracy'),
             ('precision', 'The precision the chapter trained in on this CPU')]),
-        ('Does bf16 cost accuracy?', 'bf16 against float32: does the faster precision cost accuracy?', [
+        ('Does bf16 cost accuracy?', ('02b_engineering', 'bf16 against float32: does the faster precision cost accuracy?'), [
             ('parity_bf16_test_accuracy_mean', 'Test accuracy trained in bf16, mean of three random seeds'),
             ('parity_bf16_test_accuracy_std', 'Its spread across the random seeds (standard deviation)'),
             ('parity_fp32_test_accuracy_mean', 'Test accuracy trained in float32, mean of three random seeds'),
@@ -68,7 +70,7 @@ QUESTIONS = {
             ('parity_bf16_minus_fp32_test_accuracy', 'bf16 minus float32, test accuracy'),
             ('parity_bf16_minutes_per_run', 'Minutes per run in bf16'),
             ('parity_fp32_minutes_per_run', 'Minutes per run in float32')]),
-        ('How fast is the course\'s loop against Trainer and the naive loop?', 'Benchmark: our helper against Hugging Face Trainer and the naive loop', [
+        ('How fast is the course\'s loop against Trainer and the naive loop?', ('02b_engineering', 'Benchmark: our helper against Hugging Face Trainer and the naive loop'), [
             ('bench_cpu', 'The CPU the benchmark ran on'),
             ('bench_examples_per_s[*]', 'Training examples per second: {}'),
             ('bench_valid_accuracy_after_one_pass[*]', 'Validation accuracy after one pass: {}'),
@@ -76,7 +78,7 @@ QUESTIONS = {
             ('bench_matmul_gflops[*]', 'Matrix-multiply rate of this CPU in GFLOP/s: {}'),
             ('bench_ours_bf16_over_ours_fp32', 'Our loop in bf16 over our loop in float32, examples per second'),
             ('bench_ours_bf16_over_trainer_grouped_bf16', 'Our loop in bf16 over Trainer grouped by length in bf16')]),
-        ('Where does a training step spend its time, and what helps?', 'Measuring speed: a profile, a ratio, a parity check', [
+        ('Where does a training step spend its time, and what helps?', ('02b_engineering', 'Measuring speed: a profile, a ratio, a parity check'), [
             ('bench_profile_top_ops', "The training step's costliest operations and their share of CPU time"),
             ('bench_integer_masks_over_uniform_masks_bf16', 'Our loop in bf16 with dropout masks from random integers over uniform numbers, examples per second'),
             ('parallel_scoring_speedup', "Speed-up of scoring the three random seeds' models in two one-thread processes, over one process"),

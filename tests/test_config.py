@@ -13,6 +13,14 @@ def test_fast_mode_forced_by_env(monkeypatch, value, expected):
     assert config.pick(full='full', fast='fast') == ('fast' if expected else 'full')
 
 
+@pytest.mark.parametrize('value,expected', [(None, 'default'), ('1', True), ('yes', True), (' No ', False), ('FALSE', False), ('', False)])
+def test_env_flag_reads_one_switch_the_same_way_for_every_variable(monkeypatch, value, expected):
+    monkeypatch.delenv('LLMCOURSE_SOME_SWITCH', raising=False)
+    if value is not None: monkeypatch.setenv('LLMCOURSE_SOME_SWITCH', value)
+    for default in (True, False):
+        assert config.env_flag('LLMCOURSE_SOME_SWITCH', default) is (default if expected == 'default' else expected)
+
+
 def test_fast_mode_follows_nbdev_test(monkeypatch):
     monkeypatch.delenv('LLMCOURSE_FAST', raising=False)
     monkeypatch.delenv('IN_TEST', raising=False)

@@ -78,6 +78,9 @@ def test_the_benchmark_compares_bf16_rows_side_by_side(tok):
     assert speed.loc['ours', 'ours / this'] == 1 and speed['examples/s'].gt(0).all()
     assert set(speed.attrs['matmul GFLOP/s']) == {'fp32', 'bf16'} and matmul == speed.attrs['matmul GFLOP/s']['fp32']
     assert speed.loc[['ours', 'ours, bf16'], 'share of matmul rate'].gt(0).all() and equal.empty
+    before, after = speed.attrs['matmul GFLOP/s before'], speed.attrs['matmul GFLOP/s after']   # measured around the runs
+    assert speed.attrs['matmul GFLOP/s'] == {p: max(before[p], after[p]) for p in ('fp32', 'bf16')}
+    assert speed.loc['ours, bf16', 'share of matmul rate'] == speed.loc['ours, bf16', 'training GFLOP/s'] / speed.attrs['matmul GFLOP/s']['bf16']
 
 
 def test_training_evaluation_and_prediction_default_to_auto():

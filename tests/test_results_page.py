@@ -22,6 +22,9 @@ def test_each_number_finds_its_interval_and_intervals_are_not_rows_of_their_own(
     assert '`binary_test_accuracy_ci95`' not in page
     assert '### Other numbers' in page and '| orphan_ci95 | [0, 1] |  | `orphan_ci95` |' in page   # unlabelled: shown, never lost
     assert '[02_finetune](02_finetune.ipynb)' in page and '`02_learning_curves.png`' in page
+    bench = results_markdown({'02_finetune': {'parallel_seeds_speedup': 1.2}}, {})
+    assert 'From the full runs of [02_finetune](02_finetune.ipynb) and [02b_engineering](02b_engineering.ipynb).' in bench
+    assert '](02b_engineering.ipynb#measuring-speed-a-profile-a-ratio-a-parity-check) | 1.2 |' in bench
 
 
 def test_the_committed_results_all_appear_with_their_chapters_figures():
@@ -51,8 +54,10 @@ def test_every_committed_number_has_a_label_and_every_section_is_a_heading_of_it
     assert not unlabelled, f'give these a label in scripts/result_labels.py: {unlabelled}'
     assert label_of('03_transfer', 'test_accuracy[LoRA, 463 labels]')[2].endswith(': LoRA, 463 labels')
     assert label_of('03_transfer', 'test_accuracy_of_something') is None
+    def headings(notebook):
+        nb = nbformat.read(ROOT/'nbs'/f'{notebook}.ipynb', as_version=4)
+        return {m.strip() for c in nb.cells if c.cell_type == 'markdown' for m in re.findall(r'^#{1,3} (.+)$', c.source, re.M)}
     for chapter, questions in QUESTIONS.items():
-        nb = nbformat.read(ROOT/'nbs'/f'{chapter}.ipynb', as_version=4)
-        headings = {m.strip() for c in nb.cells if c.cell_type == 'markdown' for m in re.findall(r'^#{1,3} (.+)$', c.source, re.M)}
         for question, section, _ in questions:
-            assert section in headings, f'{chapter}: "{question}" links to a section the notebook lacks: {section}'
+            notebook, heading = section if isinstance(section, tuple) else (chapter, section)   # (notebook, heading): another notebook's
+            assert heading in headings(notebook), f'{chapter}: "{question}" links to a section {notebook} lacks: {heading}'
