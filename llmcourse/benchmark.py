@@ -4,7 +4,7 @@
 __all__ = ['naive_loop', 'matmul_gflops', 'non_embedding_parameters', 'trainer_run', 'benchmark_methods', 'throughput_table', 'equal_time_table', 'benchmark_training', 'take_turns', 'fingerprint', 'short_run_report']
 
 # %% ../nbs/02_finetune.ipynb #36b63373
-import contextlib, hashlib, io, math, tempfile, time
+import hashlib, math, tempfile, time
 
 import numpy as np
 import pandas as pd
