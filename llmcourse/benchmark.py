@@ -190,10 +190,11 @@ def take_turns(ways, measure, rounds: int = 2, desc: str = None) -> dict:
 
 # %% ../nbs/02b_engineering.ipynb #bed42e5c
 def fingerprint(x) -> str:
-    """A short hash of every bit of a tensor, or of all a model's parameters in order: two fingerprints are equal only
-    when the numbers are bitwise identical (up to a hash collision, about one chance in 2**64)."""
+    """A short hash of every bit of a tensor (of any dtype), or of all a model's parameters in order: two fingerprints are
+    equal only when the numbers are bitwise identical (up to a hash collision, about one chance in 2**64)."""
     if isinstance(x, torch.nn.Module): x = torch.cat([p.detach().flatten() for p in x.parameters()])
-    return hashlib.sha256(x.detach().contiguous().cpu().numpy().tobytes()).hexdigest()[:16]
+    raw = x.detach().cpu().contiguous().reshape(-1).view(torch.uint8)       # the bytes as they sit in memory
+    return hashlib.sha256(raw.numpy().tobytes()).hexdigest()[:16]
 
 # %% ../nbs/02b_engineering.ipynb #43e3213a
 def short_run_report(steps: int, n_reviews: int = 256, n_test: int = None, max_length: int = 256, seed: int = 0) -> dict:
