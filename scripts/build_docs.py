@@ -75,7 +75,7 @@ def results_markdown(results: dict, figures: dict) -> str:
     (`KEY_FIGURES`) shown; then its numbers grouped by the question they answer (`result_labels.QUESTIONS`), each with a
     sentence-length label linked to the section that measured it, its value, its 95% interval when the chapter recorded
     one, and its `results.json` key. A key no question labels is shown under "Other numbers", never lost."""
-    from result_labels import QUESTIONS, label_of
+    from result_labels import QUESTIONS, label_of, section_of
     lines = ['# Results', '',
              'Every headline number the course measures, chapter by chapter and question by question. Each label links',
              'to the section of the chapter that measured the number; the last column names its key in `results.json`.',
@@ -85,7 +85,7 @@ def results_markdown(results: dict, figures: dict) -> str:
              'the number comes from several random seeds (chapter 02 explains it), over test examples where it comes',
              'from one run.', '']
     for chapter, numbers in results.items():
-        runs = [chapter] + sorted({s[0] for _, s, _ in QUESTIONS.get(chapter, []) if isinstance(s, tuple)})  # notebooks measuring it
+        runs = [chapter] + sorted({section_of(chapter, s)[0] for _, s, _ in QUESTIONS.get(chapter, [])} - {chapter})  # notebooks measuring it
         lines += [f'## {chapter}', '', f"From the full run{'s' if len(runs) > 1 else ''} of "
                   + ' and '.join(f'[{nb}]({nb}.ipynb)' for nb in runs) + '.'
                   + (' Its figures: ' + ', '.join(f'`{f}`' for f in figures.get(chapter, [])) + '.' if figures.get(chapter) else ''), '',
@@ -97,8 +97,7 @@ def results_markdown(results: dict, figures: dict) -> str:
             if key in shown: continue
             question, section, label, rank = label_of(chapter, key) or ('Other numbers', None, key, 0)
             ci = interval_key(key, numbers)
-            link = section_link(*section) if isinstance(section, tuple) else section_link(chapter, section) if section else None
-            text = f'[{label}]({link})' if link else label
+            text = f'[{label}]({section_link(*section_of(chapter, section))})' if section else label
             groups.setdefault(question, []).append((rank, text, value, ci, key))
         order = [q for q, _, _ in QUESTIONS.get(chapter, [])] + ['Other numbers']
         for question in sorted(groups, key=order.index):

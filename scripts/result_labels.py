@@ -174,6 +174,11 @@ QUESTIONS = {
 }
 
 
+def section_of(chapter: str, section) -> tuple:
+    "Where a question's section lies, as (notebook, heading): a plain heading is in the chapter's own notebook."
+    return tuple(section) if isinstance(section, tuple) else (chapter, section)
+
+
 def label_of(chapter: str, key: str):
     """The (question, section, label, rank) of a chapter's key, or None when `QUESTIONS` does not label it; rank is the
     label's place in the chapter's list, the order the results page shows the numbers in."""

@@ -47,7 +47,7 @@ def test_each_chapter_shows_its_key_figure_when_it_has_one():
 
 
 def test_every_committed_number_has_a_label_and_every_section_is_a_heading_of_its_chapter():
-    from result_labels import QUESTIONS, label_of
+    from result_labels import QUESTIONS, label_of, section_of
     results = json.loads((ROOT/'results.json').read_text())
     unlabelled = [(c, k) for c, numbers in results.items() for k in numbers
                   if label_of(c, k) is None and not any(interval_key(other, numbers) == k for other in numbers)]
@@ -59,5 +59,5 @@ def test_every_committed_number_has_a_label_and_every_section_is_a_heading_of_it
         return {m.strip() for c in nb.cells if c.cell_type == 'markdown' for m in re.findall(r'^#{1,3} (.+)$', c.source, re.M)}
     for chapter, questions in QUESTIONS.items():
         for question, section, _ in questions:
-            notebook, heading = section if isinstance(section, tuple) else (chapter, section)   # (notebook, heading): another notebook's
+            notebook, heading = section_of(chapter, section)
             assert heading in headings(notebook), f'{chapter}: "{question}" links to a section {notebook} lacks: {heading}'

@@ -32,7 +32,8 @@ print(json.dumps({'on': on, 'faults': (resource.getrusage(resource.RUSAGE_SELF).
 """
 
 TRAINING = """
-import hashlib, json, torch
+import json
+from llmcourse.benchmark import fingerprint
 from llmcourse.config import reuse_freed_memory
 from llmcourse.data import TextDataset
 from llmcourse.finetune import TrainConfig, train
@@ -42,8 +43,7 @@ texts = [f'review {i}: the tablets helped but the nausea ' * (1 + i % 7) for i i
 ds = TextDataset(texts, [i % 2 for i in range(32)], ['negative', 'positive'])
 model = tiny_bert(seed=0)
 train(model, load_tokenizer(), ds, None, TrainConfig(lr=1e-3, epochs=1, batch_size=8, max_length=128, seed=0, progress=False, verbose=False))
-h = hashlib.sha256(torch.cat([p.detach().flatten() for p in model.parameters()]).numpy().tobytes()).hexdigest()
-print(json.dumps({'weights': h}))
+print(json.dumps({'weights': fingerprint(model)}))
 """
 
 
