@@ -44,6 +44,7 @@ def project(delta, mask, eps: float, norm: str = 'l2', per_piece: bool = True):
     n = delta.flatten(1).norm(dim=1).clamp(min=1e-12)
     return delta * (radius(mask, eps, per_piece) / n).clamp(max=1.0)[:, None, None]
 
+# %% ../nbs/04_adversarial.ipynb #07323cea
 def random_start(shape, mask, eps: float, per_piece: bool = True):
     "FreeLB's random start: uniform(-1, 1) on the real positions times the radius / sqrt(pieces x dim), so its norm is about radius / sqrt(3), inside the ball."
     mask = mask.float()
@@ -55,6 +56,7 @@ def _normalise(g, mask, norm):
     if norm == 'linf': return g.sign()
     return g / g.flatten(1).norm(dim=1).clamp(min=1e-12)[:, None, None]
 
+# %% ../nbs/04_adversarial.ipynb #d6fcb1f1
 def embedding_attack(model, batch, labels, eps: float, steps: int = 1, norm: str = 'l2', alpha: float = None,
                      per_piece: bool = True):
     "FGSM (`steps=1`) or PGD (`steps>1`, Madry's step 2.5 eps / steps) on the word embeddings within each example's ball; returns the perturbation (batch, pieces, dim)."
@@ -114,6 +116,7 @@ def fgm_step(eps: float = 0.03, per_piece: bool = True, adv_weight: float = 1.0)
         return clean
     return step
 
+# %% ../nbs/04_adversarial.ipynb #7260c04f
 def pgd_step(eps: float = 0.03, steps: int = 3, alpha: float = None, per_piece: bool = True, adv_weight: float = 1.0,
              random_init: bool = True):
     "PGD (Madry et al. 2018): from a random start in each example's ball, `steps` projected ascent steps of size alpha (2.5 eps / steps) on the perturbation alone, then the clean loss plus `adv_weight` times the loss at the perturbation found."
@@ -174,6 +177,7 @@ def _spots(ids, table: CandidateTable, words_only: bool) -> list:
     return [i for i in word_starts(ids, tok) if attackable(tok.convert_ids_to_tokens(ids[i]))
             and (not words_only or bool((table.ids[ids[i]] >= 0).any()))]
 
+# %% ../nbs/04_adversarial.ipynb #881bd384
 def hotflip_swaps(ids: list, grad, embeddings, table: CandidateTable, share: float) -> list:
     """A2T's word swaps for one example (token ids): the `share` of its attackable words (at least one) whose best table
     candidate raises the loss most to first order, g . (e_c - e_w) as HotFlip scores it; only swaps that raise it."""
@@ -187,6 +191,7 @@ def hotflip_swaps(ids: list, grad, embeddings, table: CandidateTable, share: flo
         if g > 0: ids[i] = c
     return ids
 
+# %% ../nbs/04_adversarial.ipynb #e301c708
 def random_edits(ids: list, table: CandidateTable, share: float, rng, kind: str) -> list:
     """A randomly edited copy of one example (token ids), with the attacks' own edits on the `share` of its attackable words
     (at least one): `kind='word'` swaps each for a random table candidate, `'char'` applies a random `char_edits` edit."""
@@ -235,6 +240,7 @@ def augment_step(table: CandidateTable, p: float = 0.5, share: float = 0.1, seed
         return loss
     return step
 
+# %% ../nbs/04_adversarial.ipynb #c0858742
 def _embedding_grad(model, batch, labels, loss_fn):
     "The loss's gradient with respect to each word piece's input embedding, leaving the parameters' gradients alone."
     kept = {}
@@ -243,6 +249,7 @@ def _embedding_grad(model, batch, labels, loss_fn):
     finally: h.remove()
     return torch.autograd.grad(loss, kept['out'])[0].detach().float()
 
+# %% ../nbs/04_adversarial.ipynb #0254406c
 def a2t_step(table: CandidateTable, share: float = 0.1, fraction: float = 0.2, clean_batches: int = 0, seed: int = 0):
     """A2T (Yoo and Qi 2021): the first `clean_batches` batches train as plain ones (A2T's clean epochs); after them a
     `fraction` of each batch (A2T: 20%) is replaced by adversarial copies made against the current model: `hotflip_swaps`
@@ -278,6 +285,7 @@ def playground_view(victims: dict, table: CandidateTable, text: str, attack: str
         out[name] = {'result': r, 'before': victim.probs([text])[0], 'after': victim.probs([r.adversarial])[0]}
     return out
 
+# %% ../nbs/04_adversarial.ipynb #43e5b7f0
 def attack_playground(victims: dict, table: CandidateTable, examples, names):
     "A widget: pick or type a review, choose an attack and its budget; each victim is attacked side by side."
     import ipywidgets as W

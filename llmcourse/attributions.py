@@ -33,6 +33,7 @@ def _prepare(model, tokenizer, text, target, max_length):
     if not 0 <= target < logits.shape[-1]: raise ValueError(f'target {target} is not a class of this model (0..{logits.shape[-1] - 1})')
     return enc, ids, mask, target, logits
 
+# %% ../nbs/05_explore.ipynb #ca9c239b
 def integrated_gradients(model, tokenizer, text, target: int = None, n_steps: int = 50, max_length: int = MAX_LENGTH) -> dict:
     "Integrated Gradients (captum) of the `target` logit with respect to the word embeddings, one score per word piece, with its completeness error."
     from captum.attr import LayerIntegratedGradients
@@ -56,6 +57,7 @@ def gradient_x_input(model, tokenizer, text, target: int = None, max_length: int
         ids, target=target, additional_forward_args=(mask,))
     return {'tokens': enc['tokens'], 'scores': attr.sum(-1)[0].detach().numpy(), 'target': target, 'note': enc['note']}
 
+# %% ../nbs/05_explore.ipynb #2d0012d0
 def word_spans(text, enc) -> list:
     "(word, word-piece positions, (start, end) in `text`) for each word the model read, from the fast tokenizer's word ids."
     spans = {}
@@ -86,6 +88,7 @@ def occlusion(model, tokenizer, text, target: int = None, max_length: int = MAX_
     return pd.DataFrame({'word': [w for w, _, _ in spans], 'occlusion': drop,
                          'start': [c[0] for *_, c in spans], 'end': [c[1] for *_, c in spans]})
 
+# %% ../nbs/05_explore.ipynb #2cd5cac9
 def word_attributions(model, tokenizer, text, target: int = None, n_steps: int = 50, max_length: int = MAX_LENGTH) -> tuple:
     "IG, gradient x input and occlusion side by side, one row per word (word-piece scores summed), plus the IG result."
     ig = integrated_gradients(model, tokenizer, text, target, n_steps, max_length)
@@ -111,6 +114,7 @@ def plot_word_attributions(table: pd.DataFrame, ax=None, top: int = 10):
     ax.set_xlabel('score / largest |score| of that map'); ax.legend(fontsize=7, loc='lower right')
     return ax
 
+# %% ../nbs/05_explore.ipynb #00cc2882
 def attribution_agreement(table: pd.DataFrame) -> pd.DataFrame:
     "Spearman rank correlation between the three word-level maps."
     return table[['integrated gradients', 'gradient x input', 'occlusion']].corr(method='spearman')

@@ -17,6 +17,7 @@ def encode_texts(tokenizer, texts, max_length: int) -> list:
     "Token ids of each text, truncated to `max_length`, unpadded."
     return tokenizer(list(texts), truncation=True, max_length=max_length)['input_ids']
 
+# %% ../nbs/02_finetune.ipynb #0cb141a7
 class LengthGroupedBatches:
     """Batches of indices of similar `lengths`; the order is a function of `(seed, epoch)` only.
     Shuffle, cut into groups of `group_batches` batches, sort each group by length, cut into batches, shuffle
@@ -43,6 +44,7 @@ class LengthGroupedBatches:
 
     def __iter__(self): return iter(self.batches())
 
+# %% ../nbs/02_finetune.ipynb #ab344593
 class EncodedTexts(torch.utils.data.Dataset):
     "Token ids and labels, one example per item, in the form `DataCollatorWithPadding` pads."
     def __init__(self, ids, labels): self.ids, self.labels = ids, labels

@@ -25,6 +25,7 @@ def budget_size(ds: TextDataset, n) -> int:
     if n > len(ds): raise ValueError(f'a budget of {n} labels is more than the {len(ds)} examples of {ds.name!r}; use None for all of them')
     return int(n)
 
+# %% ../nbs/00_data.ipynb #ce38bf65
 def nested_subsets(ds: TextDataset, sizes, seed: int = 0) -> dict:
     "Stratified subsets of `ds` of each size in `sizes`, each containing the smaller ones (`None`: all of `ds`)."
     order = nested_stratified_order(ds.labels, seed)

@@ -32,6 +32,7 @@ def nll(logits, labels, temperature: float = 1.0) -> float:
     "Mean negative log-likelihood of `labels` under softmax(logits / temperature)."
     return float(F.cross_entropy(torch.as_tensor(logits, dtype=torch.float64) / temperature, torch.as_tensor(labels)))
 
+# %% ../nbs/05_explore.ipynb #c4189acd
 def fit_temperature(valid_logits, valid_labels) -> float:
     "The temperature T > 0 minimising validation NLL of softmax(logits / T) (L-BFGS on log T)."
     z, y = torch.as_tensor(valid_logits, dtype=torch.float64), torch.as_tensor(valid_labels)
@@ -54,6 +55,7 @@ def calibration_report(valid_logits, valid_labels, test_logits, test_labels, n_b
             out[f'{split}_ece_{tag}'] = expected_calibration_error(soft(z, temp), np.asarray(y), n_bins)
     return out
 
+# %% ../nbs/05_explore.ipynb #ee3a0360
 def plot_reliability(tables: dict, ax=None):
     "Reliability diagram: accuracy against confidence per bin, one line per table, the diagonal for perfect calibration."
     import matplotlib.pyplot as plt

@@ -64,6 +64,7 @@ def _unflatten_state(obj, tensors):
         if '__tuple__' in obj: return tuple(_unflatten_state(v, tensors) for v in obj['__tuple__'])
     return obj
 
+# %% ../nbs/02_finetune.ipynb #446aa3ec
 def save_state(path, state: dict):
     "Write a nested training state as `state.safetensors` (its tensors) plus `state.json` (the rest) into folder `path`."
     from safetensors.torch import save_file
@@ -85,6 +86,7 @@ def rng_state() -> dict:
     "The states of Python's, NumPy's and torch's random generators, for a checkpoint."
     return {'python': random.getstate(), 'numpy': np.random.get_state(), 'torch': torch.get_rng_state()}
 
+# %% ../nbs/02_finetune.ipynb #65f13cf7
 def set_rng_state(s: dict):
     "Put back generator states that `rng_state` took (after a round trip through `save_state`)."
     random.setstate((s['python'][0], tuple(s['python'][1]), s['python'][2]))
@@ -114,6 +116,7 @@ def fingerprint_differences(made: dict, wanted: dict) -> str:
     if made['fast_mode'] != wanted['fast_mode']: diffs.append(f"made in {'fast' if made['fast_mode'] else 'full'} mode")
     return '; '.join(diffs) or 'no difference'
 
+# %% ../nbs/02_finetune.ipynb #8fe6997d
 def resumable_checkpoint(cfg, fingerprint: dict):
     "The `last/` checkpoint in `cfg.output_dir` to go on from: None if there is none (or `resume='never'`); an error if another run made it."
     last = Path(cfg.output_dir)/'last' if cfg.output_dir else None

@@ -35,6 +35,7 @@ def mode_banner() -> str:
     if fast_mode(): return 'FAST MODE: experiments are shrunk for CI; the committed outputs come from a full run.'
     return 'Full mode: every experiment at its full size.'
 
+# %% ../nbs/00_config.ipynb #7bfd9379
 def set_seed(seed: int = 0):
     "Seed Python, NumPy and (when installed) torch, so a run can be repeated exactly."
     random.seed(seed)
@@ -68,6 +69,7 @@ def figures_dir() -> Path:
     "`figures/` in the repository in full mode; a scratch folder in fast mode, so fast runs never overwrite full-run figures."
     return mode_dir(course_root()/'figures', 'figures')
 
+# %% ../nbs/00_config.ipynb #6847714a
 def checkpoints_dir() -> Path:
     "Where chapters keep trained models: `checkpoints/` in full mode, a scratch folder in fast mode, so the two never meet."
     return mode_dir(course_root()/'checkpoints', 'checkpoints')
@@ -90,6 +92,7 @@ def save_figure(fig, name: str) -> Path:
     atomic_file(path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:], dpi=110, bbox_inches='tight'))
     return path
 
+# %% ../nbs/00_config.ipynb #260e2569
 def atomic_dir(dest: Path, write):
     "Call `write(tmp)` on a fresh temporary folder beside `dest`, then swap it in for `dest`."
     dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
@@ -128,6 +131,7 @@ def _read_results() -> dict:
 def _write_results(results: dict):
     atomic_write_text(results_path(), json.dumps(results, indent=1, sort_keys=True) + '\n')
 
+# %% ../nbs/00_config.ipynb #84dbd40a
 def record_result(chapter: str, key: str, value):
     "Record a measured headline number under `chapter`/`key` in `results_path()`; the course summary prints them."
     results = _read_results()

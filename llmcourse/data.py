@@ -130,6 +130,7 @@ def clean_review(text: str) -> str:
     if len(t) >= 2 and t[0] == t[-1] == '"': t = t[1:-1]
     return ' '.join(t.replace('\u200b', ' ').split())
 
+# %% ../nbs/00_data.ipynb #223c34e4
 @lru_cache(maxsize=None)
 def _shipped_drug_reviews() -> dict:
     "The two shipped splits as DataFrames, reviews cleaned, indexed by the dataset's own review id."
@@ -217,6 +218,7 @@ def _tweet_splits(valid_frac: float, test_frac: float, seed: int) -> dict:
                                     random_state=seed)
     return {'train': df.iloc[np.sort(train)], 'valid': df.iloc[np.sort(valid)], 'test': df.iloc[np.sort(test)], 'all': df}
 
+# %% ../nbs/00_data.ipynb #085657fd
 def load_tweets(split: str = 'train', labels: str = 'three', min_confidence: float = None,
                 valid_frac: float = 0.1, test_frac: float = 0.1, seed: int = 0) -> TextDataset:
     "Labelled tweets of `split` ('train', 'valid', 'test', 'all'); `min_confidence` keeps only confidently labelled ones."

@@ -29,6 +29,7 @@ def mixed(p_text, p_other, weight: float) -> np.ndarray:
     if not 0 <= weight <= 1: raise ValueError(f'the weight is a share between 0 and 1, got {weight}')
     return weight * p_text + (1 - weight) * p_other
 
+# %% ../nbs/03_transfer.ipynb #47fe5343
 def choose_weight(p_text, p_other, labels, weights=tuple(np.round(np.linspace(1, 0, 11), 1))) -> tuple:
     """The text model's weight in `mixed` with the lowest log-loss on `labels` (the validation reviews), the first of a
     tie (the text alone, 1.0, comes first); several random seeds' `p_text` are averaged first. Returns it and every weight's log-loss."""
@@ -78,6 +79,7 @@ def tfidf_model(train: TextDataset, folds: int = 5):
     from sklearn.pipeline import make_pipeline
     return make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True), cv_logistic(folds)).fit(train.texts, train.labels)
 
+# %% ../nbs/03_transfer.ipynb #40ed38a9
 class MetadataModel:
     """`cv_logistic` on the metadata `columns`, made numbers by `MetadataEncoder`. The rows must line up with the reviews:
     one per review, in the same order."""

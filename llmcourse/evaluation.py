@@ -26,6 +26,7 @@ def metrics_from_predictions(labels, preds, n_classes: int) -> dict:
             'macro_f1': float(f1_score(labels, preds, average='macro', labels=list(range(n_classes)), zero_division=0)),
             'confusion': confusion_matrix(labels, preds, labels=list(range(n_classes))).tolist()}
 
+# %% ../nbs/02_finetune.ipynb #20fb7e6d
 @torch.no_grad()
 def predict_logits(model, loader, accelerator=None, precision: str = 'auto') -> tuple:
     "Logits and labels of every example of `loader`, in the dataset's order (forward passes under `mixed_precision`)."
@@ -45,6 +46,7 @@ def predict_logits(model, loader, accelerator=None, precision: str = 'auto') -> 
         logits, labels = logits[inv], labels[inv]
     return logits, labels
 
+# %% ../nbs/02_finetune.ipynb #f5904373
 def evaluate(model, loader, accelerator=None, precision: str = 'auto') -> dict:
     "Loss and metrics of `model` on every batch of `loader`."
     logits, labels = predict_logits(model, loader, accelerator, precision)

@@ -41,6 +41,7 @@ def plot_attention(tokens, attention, layer: int, head: int, ax=None):
     ax.set_title(f'layer {layer + 1}, head {head + 1}')
     return ax
 
+# %% ../nbs/05_explore.ipynb #449273db
 def plot_attention_overview(tokens, attention, fig=None):
     "Every layer (rows) and head (columns) as a small heatmap, as bertviz's model view, drawn with matplotlib."
     import matplotlib.pyplot as plt
@@ -110,6 +111,7 @@ class Explainer:
                 'words': words, 'ig': ig, 'tokens': att['tokens'], 'attention': att['attention'], 'layer': layer,
                 'head': head, 'note': att['note']}
 
+# %% ../nbs/05_explore.ipynb #8f3abe6b
 def summary_html(view: dict, names) -> str:
     "The explorer's headline: predicted label, calibrated and raw probabilities, and any truncation note."
     probs = ', '.join(f'{n} {p:.2f}' for n, p in zip(names, view['probs']))

@@ -96,6 +96,7 @@ class TrainResult:
     tokens: int = 0                   # real (non-padding) word pieces trained on
     output_dir: str = None
 
+# %% ../nbs/02_finetune.ipynb #e206460f
 def validate_training_data(model, train_ds, valid_ds):
     """Stop with a clear error when the data cannot train `model`: not a `TextDataset`, empty, labels the model lacks,
     or unlabelled validation data (training data may be unlabelled, for a step that makes its own targets)."""
@@ -148,6 +149,7 @@ class TrainingRun:
         "Print `text` once (main process), unless the run is quiet (`cfg.verbose=False`)."
         if self.cfg.verbose: self.accelerator.print(text)
 
+# %% ../nbs/02_finetune.ipynb #ff9bdd30
 def prepare_training(model, tokenizer, train_ds, valid_ds, cfg: TrainConfig, accelerator, param_groups=None) -> TrainingRun:
     "Batches, optimiser, schedule and loss for a run of `train`, handed to the accelerator."
     from transformers import get_linear_schedule_with_warmup
@@ -256,6 +258,7 @@ def end_of_epoch(run: TrainingRun, epoch: int, running: list, hooks=()) -> dict:
     for hook in hooks: hook(state)
     return record
 
+# %% ../nbs/02_finetune.ipynb #9b86aee9
 def stopped_early(run: TrainingRun) -> bool:
     "Whether early stopping has ended the run: `cfg.patience` epochs without improvement."
     return run.cfg.patience is not None and run.state['bad_epochs'] >= run.cfg.patience

@@ -28,6 +28,7 @@ def require_fine_tuned(model):
                                  'fine-tune the model first (chapter 02) or load a fine-tuned checkpoint')
     return model
 
+# %% ../nbs/05_explore.ipynb #a2db40ed
 def load_fine_tuned(path):
     "Load a saved classifier and its tokenizer, refusing a checkpoint that carries no trained head."
     from transformers import AutoModelForSequenceClassification, AutoTokenizer

@@ -61,12 +61,14 @@ def torch_loss(w, b, X, y, alpha=0.0):
     z = X @ w + b
     return torch.nn.functional.binary_cross_entropy_with_logits(z, y) + 0.5 * alpha * (w @ w)
 
+# %% ../nbs/01_logreg.ipynb #64504823
 def torch_manual_grad(w, b, X, y, alpha=0.0):
     "Our derived gradient, written in torch: `(X^T (sigmoid(z) - y) / N + alpha w, mean(sigmoid(z) - y))`."
     import torch
     r = torch.sigmoid(X @ w + b) - y
     return X.T @ r / len(y) + alpha * w, r.mean()
 
+# %% ../nbs/01_logreg.ipynb #ce9b87bd
 def gradient_check(X, y, alpha=0.1, seed=0) -> dict:
     "Relative errors of the analytic gradient against finite differences and against torch autograd, at a random point."
     import torch
@@ -122,6 +124,7 @@ def gradient_descent(X, y, alpha=0.0, lr=0.1, max_iter=1000, tol=1e-8, fit_inter
         if max(np.abs(gw).max(initial=0), abs(gb) if fit_intercept else 0) < tol: break
     return w, b, np.array(losses)
 
+# %% ../nbs/01_logreg.ipynb #8fcf971b
 def newton(X, y, alpha=0.0, max_iter=50, tol=1e-10, fit_intercept=True):
     "Newton's method (IRLS) on the regularised log-loss. Returns `(w, b, losses)`."
     n, d = X.shape
@@ -284,6 +287,7 @@ def probe_on_features(F_train, y_train, F_test, y_test, alphas=(0.01, 0.03, 0.1,
     return {'accuracy': float(accuracy_score(y_test, pred)), 'macro_f1': float(f1_score(y_test, pred, average='macro')),
             'alpha': best, 'cv_accuracy': scores, 'predictions': pred, 'probabilities': probs, 'probe': fitted}
 
+# %% ../nbs/01_logreg.ipynb #d452d7b5
 def linear_probe(train, test, max_length: int = MAX_LENGTH, alphas=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), folds: int = 5,
                  seed: int = 0, name_or_path=None, valid=None, progress: bool = True) -> dict:
     """`probe_on_features` on frozen mean-pooled MiniLM features: L2 strength chosen by cross-validation on `train`, scored

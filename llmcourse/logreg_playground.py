@@ -22,6 +22,7 @@ def playground_state(X, y, lr=0.3, iterations=100, alpha=0.0, threshold=0.5) -> 
             'confusion': confusion_matrix(y, pred, labels=[0, 1]), 'accuracy': float((pred == y).mean()),
             'diverged': any(issubclass(c.category, DivergenceWarning) for c in caught)}
 
+# %% ../nbs/01_logreg.ipynb #71f23607
 def draw_playground(state: dict, X, y, fig=None):
     "Draw the boundary (at the chosen threshold), the loss curve and the confusion matrix of a `playground_state`."
     import matplotlib.pyplot as plt
@@ -44,6 +45,7 @@ def draw_playground(state: dict, X, y, fig=None):
     fig.tight_layout()
     return fig
 
+# %% ../nbs/01_logreg.ipynb #625b9804
 def logreg_playground(X=None, y=None):
     "An ipywidgets playground: learning rate, iterations, L2 strength and threshold control a live logistic regression."
     import ipywidgets as W

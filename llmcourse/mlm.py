@@ -40,6 +40,7 @@ def mlm_loss_on(model, input_ids, attention_mask, labels) -> torch.Tensor:
     "Masked-LM loss: cross-entropy of `masked_logits`."
     return F.cross_entropy(*masked_logits(model, input_ids, attention_mask, labels))
 
+# %% ../nbs/03_transfer.ipynb #327b15ec
 def mlm_step(tokenizer, p: float = 0.15):
     """A `train` step that trains a masked LM on unlabelled text: mask the batch afresh and predict the masked word
     pieces, with `train`'s loss function (so gradient accumulation divides it as it divides a classifier's)."""
@@ -63,6 +64,7 @@ def mlm_eval_loss(model, tokenizer, texts, max_length: int = 128, p: float = 0.1
             weights.append(int((labels != -100).sum()))
     return float(np.average(losses, weights=weights))
 
+# %% ../nbs/03_transfer.ipynb #6ddc4100
 def load_masked_lm(name_or_path=None):
     "The encoder with a masked-LM head (BERT's `cls` head; fresh if the checkpoint has none, as the bundled MiniLM)."
     from transformers import AutoModelForMaskedLM
@@ -93,6 +95,7 @@ def mlm_pretrain(model, tokenizer, corpus, heldout=None, epochs: int = 1, lr: fl
         for p in model.parameters(): p.requires_grad = True
     return {'seconds': res.seconds, 'steps': res.steps, 'train_loss': [h['train_loss'] for h in res.history], 'heldout_loss': curve}
 
+# %% ../nbs/03_transfer.ipynb #b3c13366
 def domain_adapt(corpus, tokenizer, out_dir, heldout=None, name_or_path=None, warmup_epochs: int = 2, epochs: int = 4,
                  lr: float = 1e-4, head_lr: float = 1e-3, max_length: int = 128, seed: int = 0, control: bool = False,
                  progress: bool = True) -> dict:

@@ -43,6 +43,7 @@ def resolve_model(name_or_path=None) -> str:
     if looks_local or p.exists(): raise FileNotFoundError(f'unknown model path {str(name_or_path)!r}: no such folder')
     return str(name_or_path)
 
+# %% ../nbs/00_models.ipynb #47497d5f
 @contextmanager
 def quiet_transformers():
     "Silence transformers' load report (the fresh classifier head) and its progress bar while loading."
@@ -65,6 +66,7 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     t = threading.Thread(target=probe, daemon=True); t.start(); t.join(timeout)
     return bool(answered)
 
+# %% ../nbs/00_models.ipynb #771971d5
 def load_pretrained(cls, name_or_path, **kwargs):
     "`cls.from_pretrained` on `resolve_model(name_or_path)`, quietly; a Hub id that cannot be had fails in seconds, saying what to do."
     where = resolve_model(name_or_path)
@@ -100,6 +102,7 @@ def model_label_names(model) -> list:
     "The label names of a classifier, in the order of its outputs."
     return [model.config.id2label[i] for i in range(model.config.num_labels)]
 
+# %% ../nbs/00_models.ipynb #8c0461dc
 @contextmanager
 def eval_mode(model):
     "Within the block `model` is in eval mode (no dropout); afterwards it is back in the mode it was in, also on error."
@@ -121,6 +124,7 @@ POOLINGS = ('cls', 'mean')   # the classifier heads: on BERT's [CLS] pooler, or 
 def _check_pooling(pooling):
     if pooling not in POOLINGS: raise ValueError(f"pooling must be 'cls' (BERT's pooler) or 'mean', got {pooling!r}")
 
+# %% ../nbs/00_models.ipynb #156429f5
 def load_classifier(name_or_path=None, label_names=LABELS_BINARY, seed: int = 0, pooling: str = 'cls'):
     "A sequence classifier: the pretrained encoder with a fresh, seeded head for `label_names` on the [CLS] pooler or on mean pooling."
     import torch
@@ -170,6 +174,7 @@ def frozen_features(model, tokenizer, texts, max_length: int = 128, batch_size: 
             out[idx] = mean_pool(hidden, b['attention_mask']).float().numpy()
     return out
 
+# %% ../nbs/00_models.ipynb #e05860a9
 def sentence_features(texts, name_or_path=None, max_length: int = 128, batch_size: int = 32,
                       cache: bool = True, progress: bool = True, precision: str = 'fp32') -> np.ndarray:
     """Mean-pooled last-layer features of `texts` from the frozen bundled (or named) encoder, one row per text (cached on
@@ -216,6 +221,7 @@ def token_table_html(table) -> str:
     n = len(table)
     return f'<div><b>{n} word pieces</b> ({int(table.special.sum())} special)</div><div>' + ''.join(chips) + '</div>'
 
+# %% ../nbs/00_models.ipynb #67da0c90
 def tokenizer_explorer(tokenizer=None, text: str = 'Ibuprofen helped my migraines within an hour.'):
     "A widget: type a sentence, see its word pieces, ids and special tokens. `.update(text)` redraws it."
     import ipywidgets as W

@@ -40,6 +40,7 @@ def as_digit_images(images, columns: int = None) -> torch.Tensor:
         raise ValueError(f'pixel values must lie in [0, 1] (divide scikit-learn\'s 0..16 by 16); got {float(x.min()):.3g}..{float(x.max()):.3g}')
     return x
 
+# %% ../nbs/06_multimodal.ipynb #bc806ea6
 def load_digit_images(split: str, seed: int = 0) -> tuple:
     """scikit-learn's 1,797 handwritten digits, pixels scaled to [0, 1]: a stratified 60/20/20 split into 'train',
     'valid' and 'test' (fixed by `seed`). Returns (images (n, 1, 8, 8), labels)."""
@@ -76,6 +77,7 @@ def caption_features(captions) -> torch.Tensor:
     from llmcourse.models import sentence_features
     return torch.from_numpy(sentence_features(check_captions(captions), progress=False))
 
+# %% ../nbs/06_multimodal.ipynb #19b2d0d0
 def check_captions(captions) -> list:
     "The captions as a list; a clear error for an empty one."
     captions = [captions] if isinstance(captions, str) else list(captions)
@@ -104,6 +106,7 @@ class ImageEncoder(nn.Module):
 
     def forward(self, images): return self.net(images)
 
+# %% ../nbs/06_multimodal.ipynb #4d28abe4
 class CLIP(nn.Module):
     """An image encoder (for images `columns` pixels wide) and a text side, mapping into one `dim`-wide space, both
     normalised to unit length, and the temperature: learned (CLIP's log-parametrised scale, starting at `temperature`) or
@@ -132,6 +135,7 @@ class CLIP(nn.Module):
         out = self.text_projection(features.reshape(-1, *features.shape[-2:]))
         return F.normalize(out, dim=-1).view(*features.shape[:-2], -1)
 
+# %% ../nbs/06_multimodal.ipynb #17f29f36
 def info_nce(image_emb, text_emb, temperature: float, hard_negatives=None) -> torch.Tensor:
     """CLIP's symmetric contrastive loss for B matching pairs (row i of each): cross-entropy of the B x B similarities
     divided by `temperature`, over the rows (image to caption) and over the columns (caption to image), averaged.
@@ -213,6 +217,7 @@ def train_supervised_cnn(images, labels, epochs: int = 40, batch_size: int = 64,
     return train_classifier(lambda: nn.Sequential(ImageEncoder(), nn.Linear(128, 10)), (as_digit_images(images),), labels,
                             epochs, lr, 0.01, batch_size, seed)
 
+# %% ../nbs/06_multimodal.ipynb #a0671f83
 @torch.no_grad()
 def image_encoder_features(model: CLIP, images) -> np.ndarray:
     "The image encoder's features (before the projection into the shared space), for a linear probe."
@@ -249,6 +254,7 @@ def caption_bars_html(probabilities, names=DIGIT_WORDS) -> str:
         f'<tr><td style="padding:0 6px">{html.escape(n)}</td><td><div style="background:#4c78a8;height:10px;width:{200 * p:.0f}px">'
         f'</div></td><td style="padding:0 6px;color:#777">{p:.2f}</td></tr>' for n, p in zip(names, probabilities)) + '</table>'
 
+# %% ../nbs/06_multimodal.ipynb #735bbe57
 def clip_explorer(model: CLIP, bank: CaptionBank, images, labels, caption: str = 'a handwritten three.', shown: int = 60):
     "A widget: pick a test image and see its similarity to each digit's caption; type a caption and see the nearest images."
     import ipywidgets as W

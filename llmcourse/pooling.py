@@ -23,6 +23,7 @@ class MeanPoolBertConfig(BertConfig):
 
     def __init__(self, **kwargs): super().__init__(**kwargs)   # every BertConfig setting, passed through
 
+# %% ../nbs/00_models.ipynb #1178ceb2
 class MeanPoolBertForSequenceClassification(BertPreTrainedModel):
     "BERT without its pooler; dropout and a linear classifier on the mean of the real tokens' last hidden states."
     config_class = MeanPoolBertConfig

@@ -52,6 +52,7 @@ def repeats_for_share(general, domain, share: float) -> int:
     if not domain: raise ValueError('no domain texts to oversample')
     return max(1, round(share * chars(general) / ((1 - share) * chars(domain))))
 
+# %% ../nbs/01_pretraining.ipynb #223e3ce6
 def corpus_tokenizer(texts, size: int = 8000, forbidden=(), min_frequency: int = 2):
     """A WordPiece vocabulary of `size` pieces (BERT's five special tokens among them), lower-cased like the bundled one,
     trained on `texts` with the `tokenizers` library; test texts (`forbidden`) are refused. The library's training is not
@@ -133,6 +134,7 @@ def heldout_score(model, objective, blocks, batch_size: int = 64, seed: int = 0)
             total, correct, count = total + float(loss) * n, correct + right, count + n
     return {'loss': total / count, 'accuracy': correct / count}
 
+# %% ../nbs/01_pretraining.ipynb #e85a552c
 def pretrain(model, objective, blocks, heldout, steps: int, batch_size: int = 32, lr: float = 1e-3, warmup: float = 0.06,
              weight_decay: float = 0.01, evals: int = 10, snapshot_at=(), seed: int = 0, precision: str = 'auto',
              progress: bool = True) -> dict:
@@ -199,6 +201,7 @@ def pretraining_key(settings: dict, blocks, model=None, objective=None) -> str:
     h.update(blocks.numpy().tobytes())
     return h.hexdigest()[:12]
 
+# %% ../nbs/01_pretraining.ipynb #bb0931d8
 def cached_pretraining(name: str, make_model, objective, blocks, heldout, **settings) -> tuple:
     """`pretrain(make_model(), objective, blocks, heldout, **settings)`, or its stored result: the snapshots (safetensors)
     and the curve, in `checkpoints_dir()/01_pretraining/<name>-<key>`. Returns (model at the last step, run, from_cache)."""
@@ -252,6 +255,7 @@ def text_rows(tokenizer, texts, max_length: int = 128) -> torch.Tensor:
     ids = tokenizer(list(texts), truncation=True, max_length=max_length, padding='max_length', return_tensors='pt')['input_ids']
     return torch.cat([torch.arange(len(ids))[:, None], ids], 1)
 
+# %% ../nbs/01_pretraining.ipynb #7bbc59da
 def distillation_objective(targets, pad_id: int = 0):
     """Reimers and Gurevych's (2020) objective as a function of (model, rows, generator): the mean squared error between
     the student's embedding of each text of `rows` (from `text_rows`) and the teacher's, row `index` of `targets`.
@@ -305,6 +309,7 @@ def fill_mask(model, tokenizer, text: str, k: int = 5) -> pd.DataFrame:
     return pd.DataFrame([{'mask': m + 1, 'rank': r + 1, 'piece': tokenizer.convert_ids_to_tokens(int(i)), 'probability': float(p)}
                          for m, (ps, ids) in enumerate(zip(top.values, top.indices)) for r, (p, i) in enumerate(zip(ps, ids))])
 
+# %% ../nbs/01_pretraining.ipynb #0c724424
 def mask_table_html(tables: dict) -> str:
     "One column per pretraining step: the likeliest pieces of the first mask with their probabilities."
     import html
@@ -315,6 +320,7 @@ def mask_table_html(tables: dict) -> str:
                    + '</tr>' for r in range(min(len(t) for t in tables.values())))
     return f'<table class="mask-table"><tr>{head}</tr>{rows}</table>'
 
+# %% ../nbs/01_pretraining.ipynb #89486814
 def mask_explorer(models: dict, tokenizer, text: str = 'this drug [MASK] my headaches.'):
     "A widget: type a sentence with [MASK]; see the likeliest pieces under each model of `models` ({step: masked LM})."
     import html

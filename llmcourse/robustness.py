@@ -42,6 +42,7 @@ def rate_interval(outcomes, level: float = 0.95, n_resamples: int = 2000, seed: 
     low, high = bootstrap_interval(rate_table(outcomes), level, n_resamples, seed)
     return [max(low, 0.0), min(high, 1.0)]
 
+# %% ../nbs/04_adversarial.ipynb #1a123522
 def paired_rate_difference(a, b, level: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> dict:
     """Success rate of A minus B, attacked on the same reviews with the same random seeds: the difference, its paired
     two-level interval, whether it excludes 0, per random seed, and the smallest detectable difference."""
@@ -74,6 +75,7 @@ def attack_set(correct, n: int, seed: int = 0) -> tuple:
     cut = int(np.searchsorted(np.cumsum(common), n) + 1) if common.sum() >= n else len(order)
     return order[:cut], order[:cut][common[:cut]]
 
+# %% ../nbs/04_adversarial.ipynb #07b36dfc
 def attack_scores(victim: Victim, ds: TextDataset, reviews, table: CandidateTable, char_words: int = 5,
                   word_share: float = 0.1) -> tuple:
     """Both attacks on `ds`'s `reviews` (indices): each review's outcome (1 flipped, 0 held, nan skipped because the model

@@ -19,6 +19,7 @@ def run_key(name: str, cfg: TrainConfig, train_ds, valid_ds=None) -> str:
     blob = json.dumps({'name': name, **run_fingerprint(cfg, train_ds, valid_ds)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
+# %% ../nbs/02_finetune.ipynb #7bbc7712
 def cached_train(name: str, model_fn, tokenizer, train_ds, valid_ds=None, config: TrainConfig = None, cache_root=None,
                  **train_kwargs) -> tuple:
     """`train(model_fn(), ...)` once: the kept weights and the `TrainResult` go to `cache_root/<name>-<key>` (`run_key`);

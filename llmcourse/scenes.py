@@ -29,6 +29,7 @@ def swapped(classes) -> torch.Tensor:
     classes = torch.as_tensor(classes)
     return (classes % 10) * 10 + classes // 10
 
+# %% ../nbs/06_multimodal.ipynb #9dd83a76
 def check_heldout(heldout) -> list:
     """The held-out pairs as a sorted list of (left, right); a clear error for a pair that is not two different digits,
     for a list that leaves nothing to train on, and for one after which some digit is never seen on one side."""
@@ -50,6 +51,7 @@ def choose_heldout(n: int = 20, seed: int = 0) -> list:
         except ValueError:
             if n >= len(PAIRS) - 9: raise
 
+# %% ../nbs/06_multimodal.ipynb #58ef6462
 def make_scenes(images, labels, pairs, per_pair: int, seed: int = 0) -> tuple:
     """`per_pair` scenes of each ordered pair (left, right) in `pairs`: a random image of `left` beside a random image of
     `right`, both from `images`. Returns (scenes (n, 1, 8, 16), their classes `pair_class(left, right)`)."""

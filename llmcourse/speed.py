@@ -34,6 +34,7 @@ def fast_dropout(x: torch.Tensor, p: float, training: bool = True, mask: str = '
     keep = torch.rand(x.shape, device=x.device).ge_(p).mul_(1 / (1 - p))   # drawn in float32, also under bf16
     return x * keep.to(x.dtype)
 
+# %% ../nbs/02_finetune.ipynb #2c07f4b1
 class FastDropout(torch.nn.Dropout):
     "`nn.Dropout` whose mask comes from `fast_dropout` (drawn as `mask` says)."
     def __init__(self, p: float = 0.5, inplace: bool = False, mask: str = 'uniform'):
@@ -47,6 +48,7 @@ def fast_dropout_attention(module, query, key, value, attention_mask, scaling=No
     probs = fast_dropout(scores.softmax(-1), dropout, module.training, dropout_mask)
     return torch.matmul(probs, value).transpose(1, 2).contiguous(), probs
 
+# %% ../nbs/02_finetune.ipynb #7e17c79b
 def use_fast_dropout(model, on: bool = True, mask: str = 'uniform'):
     """Swap `model`'s dropout layers and (for BERT's eager attention) its attention dropout to `fast_dropout`, its masks
     drawn as `mask` says; `on=False` swaps back."""
@@ -98,6 +100,7 @@ def run_with_threads(run, job, threads: int = None):
     try: return run(job)
     finally: torch.set_num_threads(before)
 
+# %% ../nbs/02b_engineering.ipynb #384e84f7
 def run_in_processes(run, jobs: dict, processes: int = 1, one_thread: bool = False):
     """Yield `(key, run(job))` for every `key: job` of `jobs`: in order, in this process, when `processes` is 1; else as
     they finish, in `processes` workers forked from this process with one torch thread each. Only for work whose numbers

@@ -28,6 +28,7 @@ def variance_parts(correct) -> dict:
             'test reviews': (max(ms_review - ms_left, 0) / (S * R), R - 1),
             'seed x review': (ms_left / (S * R), (S - 1) * (R - 1))}
 
+# %% ../nbs/02_finetune.ipynb #ca28659e
 def t_quantile(parts: dict, level: float = 0.95) -> float:
     "Student's t quantile for a sum of variance parts with their own degrees of freedom (Cochran and Cox's weighted t)."
     from scipy.stats import t
@@ -40,6 +41,7 @@ def draw_counts(rng, n: int, n_resamples: int) -> np.ndarray:
     rows = np.arange(n_resamples)[:, None] * n
     return np.bincount((rng.integers(0, n, (n_resamples, n)) + rows).ravel(), minlength=n_resamples * n).reshape(n_resamples, n)
 
+# %% ../nbs/02_finetune.ipynb #42ee8fa6
 def bootstrap_interval(correct, level: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> list:
     """Interval (95% by default) for the mean score of a (random seeds, test reviews) table, or of one run's (reviews,)
     scores. A two-level bootstrap draws random seeds and test reviews with replacement, so both kinds of luck widen it;

@@ -84,6 +84,7 @@ class Victim:
             self.answers.update(zip(new, logits.float().softmax(-1).numpy()))
         return np.stack([self.answers[t] for t in texts])
 
+# %% ../nbs/04_adversarial.ipynb #92a373c9
 @dataclass
 class AttackResult:
     "One attacked example, in TextAttack's terms: skipped (already misclassified), succeeded or failed."
@@ -255,6 +256,7 @@ def greedy_attack(victim: Victim, text: str, label: int, candidates, max_words: 
     res.queries = victim.queries - start
     return res
 
+# %% ../nbs/04_adversarial.ipynb #8195b528
 def char_attack(victim: Victim, text: str, label: int, max_words: int = 5, seed: int = 0) -> AttackResult:
     "DeepWordBug-style, the chapter's version: keyboard-neighbour `char_edits` on at most `max_words` words (never stop words)."
     return greedy_attack(victim, text, label, char_edits, max_words=max_words, rng=np.random.default_rng(seed))
@@ -292,6 +294,7 @@ def polarity_crossing_share(results, lexicon: dict = None) -> float:
     won = [r for r in results if r.status == 'succeeded']
     return float(np.mean([bool(crossing_edits(r, lexicon)) for r in won])) if won else float('nan')
 
+# %% ../nbs/04_adversarial.ipynb #9893ec80
 def edits_html(result: AttackResult, names=None, window: int = None) -> str:
     """The adversarial text with each edit shown as the old word struck through and the new one highlighted; with `window`,
     only that many pieces (words, spaces, punctuation) either side of each edit, the rest shown as '...'."""

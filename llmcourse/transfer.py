@@ -45,6 +45,7 @@ def domain_classifier(F_source, F_target, folds: int = 5, seed: int = 0) -> dict
                           cv=StratifiedKFold(folds, shuffle=True, random_state=seed)).mean()
     return {'domain_accuracy': float(acc), 'proxy_a_distance': float(2 * (1 - 2 * (1 - acc)))}
 
+# %% ../nbs/03_transfer.ipynb #9a9fa3ba
 @torch.no_grad()
 def misleading_words(model, tokenizer, text: str, toward: int, max_length: int = 128, top: int = 5) -> list:
     "Words whose removal most lowers the probability of class `toward` (occlusion): what pushed the model there."
@@ -69,6 +70,7 @@ def run_method(setup, method: str, train_ds, seed: int) -> dict:
             'seconds': time.perf_counter() - t0, **info, 'predictions': [int(p) for p in preds],
             'test_probs': np.round(test_probs, 5).tolist(), 'valid_probs': np.round(valid_probs, 5).tolist()}
 
+# %% ../nbs/03_transfer.ipynb #e02160ff
 def run_grid(setup, methods, sizes, seeds, cache=None, progress: bool = True, reuse: dict = None,
              processes: int = 1) -> pd.DataFrame:
     """Methods at label budgets and random seeds, on nested stratified subsets. `methods` is a list (run at every size)
@@ -91,6 +93,7 @@ def run_grid(setup, methods, sizes, seeds, cache=None, progress: bool = True, re
     return pd.DataFrame(cached_results(jobs, run, setup.fingerprint(), cache, 'transfer runs', progress,
                                       processes=processes, one_thread=True))
 
+# %% ../nbs/03_transfer.ipynb #63a21c05
 def summarise(runs: pd.DataFrame, metric: str = 'accuracy') -> pd.DataFrame:
     "Mean and spread (population std over seeds) of `metric` per method and label budget."
     g = runs.groupby(['method', 'labels'], sort=False)[metric]
@@ -157,6 +160,7 @@ def paired_comparison(runs: pd.DataFrame, a: str, b: str, labels: int, test_labe
     "A minus B at one budget, on the same random seeds and test reviews: the difference, its paired interval, the smallest detectable one, and per seed."
     return paired_difference(correctness(runs, a, labels, test_labels), correctness(runs, b, labels, test_labels))
 
+# %% ../nbs/03_transfer.ipynb #dbe4de57
 def ensemble(runs: pd.DataFrame, methods, labels: int, test_labels, valid_labels) -> dict:
     "Every random seed's model of `methods` (a name or a list) at `labels`, class probabilities averaged: test and validation accuracy."
     methods = [methods] if isinstance(methods, str) else list(methods)
@@ -200,6 +204,7 @@ def plot_learning_curves(runs: pd.DataFrame, methods=None, metrics=('accuracy', 
     fig.tight_layout()
     return fig
 
+# %% ../nbs/03_transfer.ipynb #c57e70ed
 def predictions_table(runs: pd.DataFrame, test: TextDataset, methods, labels: int, seed: int, rows) -> pd.DataFrame:
     "Each method's prediction for the test reviews at positions `rows`, at one label budget and seed."
     names = test.label_names

@@ -64,6 +64,7 @@ def trainable_parameters(model) -> tuple:
     "(trainable, total) parameter counts."
     return (sum(p.numel() for p in model.parameters() if p.requires_grad), sum(p.numel() for p in model.parameters()))
 
+# %% ../nbs/03_transfer.ipynb #90ffb926
 def layerwise_lr_groups(decay: float = 0.8):
     "A `param_groups` for `train` (discriminative fine-tuning): the head at the full rate, each layer below `decay` times the one above, embeddings lowest."
     def groups(model, cfg):
@@ -163,6 +164,7 @@ def scored(setup, model, info: dict, logits_fn=None) -> tuple:
     f = logits_fn or (lambda ds: logits_on(setup, model, ds))
     return f(setup.test).softmax(-1).numpy(), f(setup.valid).softmax(-1).numpy(), info
 
+# %% ../nbs/03_transfer.ipynb #7f6e0464
 def trained_probabilities(setup, model, train_ds, seed, **kwargs) -> tuple:
     "`finetune_on`, then `scored`: what each fine-tuning method returns."
     model, info = finetune_on(setup, model, train_ds, seed, **kwargs)
@@ -188,6 +190,7 @@ def method_zero_shot(setup, train_ds, seed):
     mapped = lambda ds: map_label_columns(logits_on(setup, model, ds), names, setup.train.label_names, setup.label_map)
     return scored(setup, model, {'examples_trained': 0, 'trainable': 0}, mapped)
 
+# %% ../nbs/03_transfer.ipynb #f6881b9d
 def method_linear_probe(setup, train_ds, seed):
     "Chapter 01's logistic regression on frozen mean-pooled features."
     smallest = np.bincount(train_ds.labels, minlength=len(train_ds.label_names)).min()
@@ -220,6 +223,7 @@ def method_finetune(setup, train_ds, seed):
         return scored(setup, model, info)
     return trained_probabilities(setup, _classifier_from(setup, None, seed), train_ds, seed)
 
+# %% ../nbs/03_transfer.ipynb #7192ca3b
 def method_sequential(setup, train_ds, seed):
     "Start from the source (tweets) classifier, head included, and fine-tune it on the target labels."
     return trained_probabilities(setup, _classifier_from(setup, 'source_dir', seed), train_ds, seed)
@@ -261,6 +265,7 @@ def quiet_setfit():
         setfit.logging.set_verbosity(level)
         if bars: datasets.enable_progress_bars()
 
+# %% ../nbs/03_transfer.ipynb #66432f0a
 def method_setfit(setup, train_ds, seed):
     """SetFit (Tunstall et al., 2022, the `setfit` library): contrastive fine-tuning of the sentence encoder on pairs of
     reviews (same label or not), then a class-balanced logistic regression on its embeddings."""

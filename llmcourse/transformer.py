@@ -42,6 +42,7 @@ class Embeddings(nn.Module):
         where = torch.arange(ids.shape[1], device=ids.device)
         return self.drop(self.norm(self.word(ids) + self.position(where) + self.segment(torch.zeros_like(ids))))
 
+# %% ../nbs/01_pretraining.ipynb #392a0a4d
 class MultiHeadAttention(nn.Module):
     "`heads` attentions side by side, each on its own hidden/heads-wide slice of the queries, keys and values; then one output layer."
     def __init__(self, hidden: int, heads: int, dropout: float = 0.1):
@@ -65,6 +66,7 @@ class FeedForward(nn.Module):
 
     def forward(self, x): return self.drop(self.down(F.gelu(self.up(x))))
 
+# %% ../nbs/01_pretraining.ipynb #d27eb417
 class Layer(nn.Module):
     "A BERT layer: attention, added to its input and layer-normalised; then the feed-forward block, added and normalised."
     def __init__(self, hidden: int, heads: int, inner: int, eps: float = 1e-12, dropout: float = 0.1):
@@ -119,6 +121,7 @@ def transformer_from_bert(bert) -> Transformer:
             for name, p in mine.named_parameters(): p.copy_(getattr(theirs, name))
     return ours.eval()
 
+# %% ../nbs/01_pretraining.ipynb #c516363c
 @torch.no_grad()
 def layer_differences(ours: Transformer, bert, batch) -> pd.DataFrame:
     """Largest absolute difference between our hidden states and transformers' on `batch` (a tokenizer's output),
@@ -145,6 +148,7 @@ class GPT(nn.Module):
 
     def forward(self, ids): return self.transformer(ids) @ self.transformer.embeddings.word.weight.T
 
+# %% ../nbs/01_pretraining.ipynb #483ed08a
 @torch.no_grad()
 def generate(model: GPT, tokenizer, prompt: str = '', pieces: int = 30, temperature: float = 1.0, seed: int = 0) -> str:
     "Continue `prompt` by sampling `pieces` word pieces one at a time from softmax(logits / `temperature`); stops at [SEP]."

@@ -3,7 +3,7 @@ work, and fingerprints that tell bitwise-identical numbers from nearly identical
 import pytest
 import torch
 
-from llmcourse.benchmark import fingerprint, take_turns
+from llmcourse.benchmark import fingerprint, peak_memory_mb, reset_peak_memory, take_turns
 from llmcourse.models import tiny_bert
 
 
@@ -22,6 +22,12 @@ def test_take_turns_says_what_ran_when_asked(capsys):
     assert lines[0].startswith('jobs, round 1 of 2: 1 took ') and lines[0].endswith(' s')
     take_turns([1, 2], lambda w: None)
     assert capsys.readouterr().out == ''
+
+
+def test_take_turns_names_each_way_by_its_label(capsys):
+    take_turns([False, True], lambda w: None, rounds=1, desc='malloc', label={False: 'as set', True: 'keeping'}.get)
+    assert [line.split(' took')[0] for line in capsys.readouterr().out.splitlines()] == [
+        'malloc, round 1 of 1: as set', 'malloc, round 1 of 1: keeping']
 
 
 @pytest.mark.parametrize('rounds', [0, -1, 1.5, '2'])
@@ -43,3 +49,25 @@ def test_fingerprints_read_any_dtype_and_any_memory_layout():
     assert fingerprint(x.bfloat16()) == fingerprint(x.bfloat16().clone()) != fingerprint(x)
     assert fingerprint(x.t()) == fingerprint(x.t().contiguous())       # the numbers in order, not their strides
     assert len(fingerprint(x)) == 16
+
+
+@pytest.mark.skipif(peak_memory_mb() is None, reason='the peak is read from Linux /proc')
+def test_peak_memory_rises_with_a_large_tensor_and_starts_again_on_reset():
+    import torch
+    reset_peak_memory()
+    before = peak_memory_mb()
+    x = torch.ones(300 * 2**20 // 4)                       # 300 MB, every page touched
+    assert peak_memory_mb() > before + 250
+    del x
+    reset_peak_memory()
+    assert peak_memory_mb() < before + 100
+
+
+@pytest.mark.skipif(peak_memory_mb() is None, reason='the peak is read from Linux /proc')
+def test_a_fresh_process_reports_its_own_peak_not_its_parents():
+    import subprocess, sys
+    big = bytearray(3 * 2**30)
+    for i in range(0, len(big), 4096): big[i] = 1          # this process now holds at least 3 GB
+    code = 'from llmcourse.benchmark import peak_memory_mb; print(peak_memory_mb())'
+    child = float(subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout)
+    assert child < 2048                                      # importing torch and the course takes well under 1 GB
