@@ -1,6 +1,8 @@
 """The transformer written from its definition (llmcourse.transformer), packing, the self-supervised objectives and loop, the run cache and the
 [MASK] filler: each checked against transformers or against what it must refuse."""
+import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -160,6 +162,25 @@ def test_a_corpus_vocabulary_has_the_special_tokens_and_is_reused_from_the_run_c
     assert ids[0] == vocab.cls_token_id and ids[-1] == vocab.sep_token_id
     assert vocab.get_vocab() == corpus_tokenizer(TEXTS, size=200, min_frequency=1).get_vocab()    # the cached one
     assert len(list((tmp_path/'01_pretraining').iterdir())) == 1
+
+
+def test_a_corpus_vocabulary_is_the_same_in_every_fresh_process(tmp_path):
+    """The library numbers '##' pieces in a hash map's order, different in each process; trained twice from empty run
+    caches in two processes, the vocabulary must come out identical, and '##' in a text must not be a special token."""
+    import subprocess, sys
+    code = ('import json; from llmcourse.data import load_drug_reviews; from llmcourse.pretraining import corpus_tokenizer; '
+            "v = corpus_tokenizer(load_drug_reviews('train').texts, size=1500); "
+            "print(json.dumps([sorted(v.get_vocab().items()), v.tokenize('so ##good'), len(v.all_special_tokens)]))")
+    runs = []
+    for k in range(2):
+        (tmp_path/str(k)).mkdir()
+        env = os.environ | {'LLMCOURSE_FAST': '1', 'TMPDIR': str(tmp_path/str(k))}        # each its own empty run cache
+        runs.append(json.loads(subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True,
+                                              check=True).stdout.strip().splitlines()[-1]))
+    assert runs[0] == runs[1]
+    vocab, pieces, n_special = runs[0]
+    assert n_special == 5 and len(vocab) == 1500 and '##g' in dict(vocab)
+    assert pieces[:3] == ['so', '[UNK]', '[UNK]']          # '#' is not in the reviews; as a special token, '##g' would be one piece
 
 
 def test_a_corpus_vocabulary_refuses_an_empty_corpus_too_few_pieces_and_test_texts(tmp_path, monkeypatch):
