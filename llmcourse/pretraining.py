@@ -56,7 +56,7 @@ def repeats_for_share(general, domain, share: float) -> int:
 def continuation_pieces(texts, wordpiece) -> list:
     """The '##' piece of every character that follows another inside a word of `texts`, as the `tokenizers` WordPiece
     `wordpiece` sees words (after its normalizer and pre-tokenizer), sorted."""
-    norm, pre = wordpiece._tokenizer.normalizer, wordpiece._tokenizer.pre_tokenizer
+    norm, pre = wordpiece.normalizer, wordpiece.pre_tokenizer
     chars = {c for t in dict.fromkeys(texts) for word, _ in pre.pre_tokenize_str(norm.normalize_str(t)) for c in word[1:]}
     return ['##' + c for c in sorted(chars)]
 
@@ -78,7 +78,7 @@ def corpus_tokenizer(texts, size: int = 8000, forbidden=(), min_frequency: int =
         wordpiece = BertWordPieceTokenizer(lowercase=True)
         wordpiece.train_from_iterator(texts, vocab_size=size, min_frequency=min_frequency, show_progress=False,
                                       special_tokens=list(SPECIAL_PIECES) + continuation_pieces(texts, wordpiece))
-        spec = json.loads(wordpiece._tokenizer.to_str())
+        spec = json.loads(wordpiece.to_str())
         spec['added_tokens'] = [t for t in spec['added_tokens'] if t['content'] in SPECIAL_PIECES]   # '##' pieces: ordinary
         BertTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(spec)), do_lower_case=True).save_pretrained(tmp)
     folder, _ = cached_folder(checkpoints_dir()/'01_pretraining'/f'vocabulary-{key}', make)

@@ -53,7 +53,6 @@ def test_fingerprints_read_any_dtype_and_any_memory_layout():
 
 @pytest.mark.skipif(peak_memory_mb() is None, reason='the peak is read from Linux /proc')
 def test_peak_memory_rises_with_a_large_tensor_and_starts_again_on_reset():
-    import torch
     reset_peak_memory()
     before = peak_memory_mb()
     x = torch.ones(300 * 2**20 // 4)                       # 300 MB, every page touched
