@@ -129,14 +129,16 @@ def benchmark_methods(ds: TextDataset, tokenizer, batch_size: int, max_length: i
 
 # %% ../nbs/02b_engineering.ipynb #33e14d0b
 def throughput_table(methods: dict, model_fn, seed: int, steps: int, batch_size: int, n_examples: int, valid_loader,
-                     rounds: int = 1, progress: bool = True) -> pd.DataFrame:
+                     rounds: int = 1, progress: bool = True, before_each=None) -> pd.DataFrame:
     """Each method over the same examples: time, examples/s, and for ours the training FLOP rate (6 x non-embedding
     parameters x tokens / seconds). `rounds=2` times every method twice, in order and then in reverse order, and
     averages: a machine that drifts during the benchmark then favours no method. With `progress`, a line says what each
-    run did as it ends."""
+    run did as it ends. `before_each()`, if given, is called before every timed run (the benchmark measures the matmul
+    rate there, so that the rate is sampled across the whole benchmark)."""
     done = {name: 0 for name in methods}
     def time_one(name):
         "One timed run of `name` on a fresh model: the row it adds to the table."
+        if before_each: before_each()
         m = model_fn(seed)
         r = methods[name](m, seed, steps=steps)
         row = {'method': name, 'examples': min(r['examples'], steps * batch_size, n_examples), 'seconds': r['seconds'],
@@ -173,21 +175,22 @@ def benchmark_training(ds: TextDataset, valid: TextDataset, test: TextDataset = 
                        max_length: int = MAX_LENGTH, budget_seconds: float = 60, lr: float = 1e-4, seeds=(0,), model_fn=None,
                        tokenizer=None, bf16: bool = False, rounds: int = 1, matmul_size: int = 2048,
                        progress: bool = True) -> tuple:
-    "Throughput of ours, Trainer (defaults, grouped) and the naive loop over the same examples (one pass unless `steps`), with `bf16` also ours and grouped Trainer in bf16; then accuracy after an equal time budget (`budget_seconds`; None: skipped). Returns the two tables and the float32 matmul rate (`matmul_size` cubed multiplies; the best of a measurement before the throughput runs and one after)."
+    "Throughput of ours, Trainer (defaults, grouped) and the naive loop over the same examples (one pass unless `steps`), with `bf16` also ours and grouped Trainer in bf16; then accuracy after an equal time budget (`budget_seconds`; None: skipped). Returns the two tables and the float32 matmul rate (`matmul_size` cubed multiplies; the best of the measurements taken before every timed run and after the last; the table's `attrs` hold them all)."
     tokenizer = tokenizer or load_tokenizer()
     model_fn = model_fn or (lambda seed: load_classifier(label_names=ds.label_names, seed=seed))
     steps = steps or math.ceil(len(ds) / batch_size)
-    measure_rates = lambda: {'fp32': matmul_gflops(matmul_size), **({'bf16': matmul_gflops(matmul_size, dtype=torch.bfloat16)} if bf16 else {})}
-    before = measure_rates()
+    measured = []                 # the matmul rate before every timed run and after the last one
+    measure_rates = lambda: measured.append({'fp32': matmul_gflops(matmul_size),
+                                             **({'bf16': matmul_gflops(matmul_size, dtype=torch.bfloat16)} if bf16 else {})})
     methods = benchmark_methods(ds, tokenizer, batch_size, max_length, lr, bf16)
     vl = make_loader(valid, tokenizer, 64, max_length, shuffle=False)
     tl = make_loader(test, tokenizer, 64, max_length, shuffle=False) if test is not None else None
-    speed = throughput_table(methods, model_fn, seeds[0], steps, batch_size, len(ds), vl, rounds, progress)
-    after = measure_rates()       # a shared machine's rate drifts: the share is of the best it showed, before or after
-    rates = {p: max(before[p], after[p]) for p in before}
+    speed = throughput_table(methods, model_fn, seeds[0], steps, batch_size, len(ds), vl, rounds, progress, measure_rates)
+    measure_rates()
+    rates = {p: max(m[p] for m in measured) for p in measured[0]}    # a shared machine's rate drifts: the best it showed
     speed.insert(speed.columns.get_loc('training GFLOP/s') + 1, 'share of matmul rate',
                  speed['training GFLOP/s'] / [rates['bf16' if 'bf16' in n else 'fp32'] for n in speed.index])
-    speed.attrs.update({'matmul GFLOP/s': rates, 'matmul GFLOP/s before': before, 'matmul GFLOP/s after': after})
+    speed.attrs.update({'matmul GFLOP/s': rates, 'matmul GFLOP/s measured': measured})
     matmul = rates['fp32']
     equal = equal_time_table(methods, model_fn, seeds, budget_seconds, vl, tl) if budget_seconds else pd.DataFrame()
     return speed, equal, matmul

@@ -48,12 +48,13 @@ def recipe_model(labels: str = 'binary', seed: int = 0, head: str = RECIPE_POOLI
 
 # %% ../nbs/02_finetune.ipynb #debd0242
 def recipe_test_run(labels: str = 'binary', seed: int = 0, head: str = RECIPE_POOLING, tokenizer=None,
-                    precision: str = 'auto') -> dict:
-    """`recipe_model`'s model for `labels`, random `seed` and `head`, trained in `precision`, scored once on the test
-    reviews: its validation and test scores, minutes of training, each test review's correctness (True/False), the
-    confusion matrix, the `TrainResult` and whether the model came from the run cache."""
+                    precision: str = 'auto', **overrides) -> dict:
+    """`recipe_model`'s model for `labels`, random `seed` and `head`, trained in `precision` (`overrides` change single
+    settings, as in `recipe_model`), scored once on the test reviews: its validation and test scores, minutes of
+    training, each test review's correctness (True/False), the confusion matrix, the `TrainResult` and whether the model
+    came from the run cache."""
     tokenizer = tokenizer or load_tokenizer()
-    model, res, cached = recipe_model(labels, seed, head, tokenizer, precision=precision, progress=False)
+    model, res, cached = recipe_model(labels, seed, head, tokenizer, precision=precision, progress=False, **overrides)
     tr, _, te = recipe_data(labels)
     logits, truth = predict_logits(model, make_loader(te, tokenizer, 64, RECIPE.max_length, shuffle=False), precision=precision)
     test = metrics_from_predictions(truth.numpy(), logits.argmax(-1).numpy(), len(tr.label_names))

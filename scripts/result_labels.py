@@ -81,6 +81,8 @@ QUESTIONS = {
         ('Where does a training step spend its time, and what helps?', ('02b_engineering', 'Measuring speed: a profile, a ratio, a parity check'), [
             ('bench_profile_top_ops', "The training step's costliest operations and their share of CPU time"),
             ('bench_integer_masks_over_uniform_masks_bf16', 'Our loop in bf16 with dropout masks from random integers over uniform numbers, examples per second'),
+            ('integer_masks_minus_uniform_test_accuracy', "Dropout masks from random integers minus from uniform numbers, the recipe's test accuracy (three random seeds)"),
+            ('integer_masks_minus_uniform_detectable', 'The smallest difference that comparison can detect'),
             ('parallel_scoring_speedup', "Speed-up of scoring the three random seeds' models in two one-thread processes, over one process"),
             ('parallel_seeds_speedup', 'Speed-up of four short training runs (random seeds) in two one-thread processes, over one two-thread process'),
             ('reuse_memory_training_speedup', 'Speed-up of a short training run when malloc keeps freed memory, over malloc as glibc sets it'),

@@ -78,8 +78,9 @@ def test_the_benchmark_compares_bf16_rows_side_by_side(tok):
     assert speed.loc['ours', 'ours / this'] == 1 and speed['examples/s'].gt(0).all()
     assert set(speed.attrs['matmul GFLOP/s']) == {'fp32', 'bf16'} and matmul == speed.attrs['matmul GFLOP/s']['fp32']
     assert speed.loc[['ours', 'ours, bf16'], 'share of matmul rate'].gt(0).all() and equal.empty
-    before, after = speed.attrs['matmul GFLOP/s before'], speed.attrs['matmul GFLOP/s after']   # measured around the runs
-    assert speed.attrs['matmul GFLOP/s'] == {p: max(before[p], after[p]) for p in ('fp32', 'bf16')}
+    measured = speed.attrs['matmul GFLOP/s measured']          # before each of the seven timed runs and after the last
+    assert len(measured) == len(speed) + 1 and all(set(m) == {'fp32', 'bf16'} for m in measured)
+    assert speed.attrs['matmul GFLOP/s'] == {p: max(m[p] for m in measured) for p in ('fp32', 'bf16')}
     assert speed.loc['ours, bf16', 'share of matmul rate'] == speed.loc['ours, bf16', 'training GFLOP/s'] / speed.attrs['matmul GFLOP/s']['bf16']
 
 
@@ -92,12 +93,14 @@ def test_training_evaluation_and_prediction_default_to_auto():
 
 def test_two_rounds_time_every_method_twice_in_alternating_order(tok, monkeypatch):
     import llmcourse.benchmark as bench
-    calls = []
+    calls, before = [], []
     fake = lambda name: lambda m, seed, **kw: calls.append(name) or {'examples': 8, 'seconds': 1.0 + len(calls),
                                                                      'examples_per_second': 8 / (1.0 + len(calls))}
     methods = {'ours': fake('ours'), 'peer': fake('peer')}
     va = load_drug_reviews('valid').sample(8, seed=1)
     speed = bench.throughput_table(methods, lambda seed: tiny_bert(seed=seed), 0, 1, 8, 8,
-                                   make_loader(va, tok, 8, 32, shuffle=False), rounds=2)
+                                   make_loader(va, tok, 8, 32, shuffle=False), rounds=2,
+                                   before_each=lambda: before.append(len(calls)))
     assert calls == ['ours', 'peer', 'peer', 'ours'] and list(speed.index) == ['ours', 'peer']
+    assert before == [0, 1, 2, 3]                                  # called before every timed run
     assert speed.loc['ours', 'seconds'] == (2.0 + 5.0) / 2 and speed.loc['peer', 'seconds'] == (3.0 + 4.0) / 2
