@@ -27,7 +27,10 @@ if __name__ == '__main__':
     pd.set_option('display.width', 160)
     rates = speed.attrs['matmul GFLOP/s']
     print(f'\nthroughput: mean of {args.rounds} round(s), alternating the order of the methods')
-    print(f"matmul rate (2048 x 2048, the best of {len(speed.attrs['matmul GFLOP/s measured'])} measurements, one before each timed run and one after the last): " + ', '.join(f'{k} {v:.0f} GFLOP/s' for k, v in rates.items()) + '\n')
+    measured = pd.DataFrame(speed.attrs['matmul GFLOP/s measured'])      # one before each timed run, one after the last
+    print(f'matmul rate (2048 x 2048), measured {len(measured)} times, before each timed run and after the last; the '
+          'shares below are of the best: ' + ', '.join(f'{k} lowest {measured[k].min():.0f}, median {measured[k].median():.0f}, '
+                                                      f'best {v:.0f} GFLOP/s' for k, v in rates.items()) + '\n')
     print(speed.round(3).to_string(), '\n')
     if args.bf16:
         eps = speed['examples/s']
