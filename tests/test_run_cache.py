@@ -63,17 +63,16 @@ def test_a_name_that_is_not_a_folder_name_is_refused(tok, data, tmp_path):
 
 @pytest.fixture
 def fast_recipe(tmp_path, monkeypatch):
-    "The recipe in fast mode, on a tiny BERT, with its run cache and logs in `tmp_path`."
+    "The recipe in fast mode, on a tiny BERT, with its run cache and logs in the test's `tmp_path`."
     monkeypatch.setenv('LLMCOURSE_FAST', '1')
     monkeypatch.setattr(run_cache, 'checkpoints_dir', lambda: tmp_path/'checkpoints')
     monkeypatch.setattr(recipe, 'runs_dir', lambda: tmp_path/'runs')
     monkeypatch.setattr(recipe, 'load_classifier', lambda label_names, seed, pooling:
                         tiny_bert(label_names, seed=seed, pooling=pooling))
-    return tmp_path
 
 
-def test_recipe_model_comes_from_the_cache_after_the_first_call(tok, fast_recipe):
-    tmp_path = fast_recipe
+@pytest.mark.usefixtures('fast_recipe')
+def test_recipe_model_comes_from_the_cache_after_the_first_call(tok, tmp_path):
     tr, va, te = recipe.recipe_data('binary')
     assert (len(tr), len(va), len(te)) == (48, 24, 48)
     with redirect_stdout(io.StringIO()):
@@ -85,8 +84,8 @@ def test_recipe_model_comes_from_the_cache_after_the_first_call(tok, fast_recipe
     assert len(list((tmp_path/'checkpoints'/'cache').iterdir())) == 2 and any((tmp_path/'runs').iterdir())
 
 
-def test_recipe_test_run_trains_its_overrides_as_their_own_cache_entry(tok, fast_recipe):
-    tmp_path = fast_recipe
+@pytest.mark.usefixtures('fast_recipe')
+def test_recipe_test_run_trains_its_overrides_as_their_own_cache_entry(tok, tmp_path):
     with redirect_stdout(io.StringIO()):
         uniform = recipe.recipe_test_run('binary', 0, 'mean', tok, max_length=32)
         integer = recipe.recipe_test_run('binary', 0, 'mean', tok, max_length=32, fast_dropout='integer')
