@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
-python scripts/run_course.py
+python scripts/run_course.py "$@"   # --within MINUTES / --resume: a full run in parts, chapter by chapter
