@@ -24,7 +24,7 @@ from nbclient import NotebookClient
 from nbtools import ROOT, drop_progress_bars, notebooks  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
-from llmcourse.config import cpu_facts, cpu_label, fast_mode, results_path  # noqa: E402
+from llmcourse.config import atomic_write_text, cpu_facts, cpu_label, fast_mode, results_path  # noqa: E402
 
 
 def run_notebook(path: Path, write_back: bool) -> float:
@@ -67,9 +67,7 @@ def git_commit() -> str:
 def save_progress(run: dict, path: Path = None):
     path = path or PROGRESS
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix('.tmp')
-    tmp.write_text(json.dumps(run, indent=2) + '\n')
-    tmp.replace(path)                                     # atomic: a part killed mid-write leaves the last good file
+    atomic_write_text(path, json.dumps(run, indent=2) + '\n')   # a part killed mid-write leaves the last good file
 
 
 def resumed_progress(commit: str, cpu: str, path: Path = None) -> dict:
@@ -137,7 +135,7 @@ def main(argv=None):
     for nb in notebooks():
         if nb.name in times: continue
         left = None if args.within is None else args.within - (time.perf_counter() - t_part) / 60
-        expected = expected_minutes(nb.name, cpu_label())
+        expected = None if left is None else expected_minutes(nb.name, run['cpu'])
         if left is not None and not fits(expected, left):
             save_progress(run)
             print(f'\nPart {run["parts"]} stops before {nb.name}: it took {expected:.0f} minutes on this kind of CPU and '
