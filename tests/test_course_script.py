@@ -78,3 +78,12 @@ def test_a_run_in_parts_runs_every_chapter_once_and_keeps_the_first_part_s_resul
     run_course.main(['--resume'])
     assert ran == names and sorted(recorded) == sorted(names) and results.exists()
     assert json.loads(run_course.PROGRESS.read_text())['parts'] == 3
+
+
+def test_a_fast_run_refuses_to_go_in_parts(monkeypatch, capsys):
+    monkeypatch.setattr(run_course, 'fast_mode', lambda: True)
+    for argv in (['--resume'], ['--within', '90']):
+        with pytest.raises(SystemExit) as stop: run_course.arguments(argv)
+        assert stop.value.code == 2 and 'are for full mode' in capsys.readouterr().err
+    monkeypatch.setattr(run_course, 'fast_mode', lambda: False)
+    assert run_course.arguments(['--within', '90']).within == 90
