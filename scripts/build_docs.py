@@ -129,9 +129,11 @@ def run_times_markdown(table: dict) -> str:
     names = sorted({n for row in table.values() for n in row if n != 'total'})
     lines = ['# Run times', '',
              'Minutes each chapter took in full mode on a 2-core CPU, by kind of CPU, as `scripts/run_course.py` records',
-             'them after a full run of the course (in `run_times.json`). A chapter that trains runs much faster where',
-             "the CPU multiplies bf16 matrices natively, and fastest with AMX; an empty cell is a chapter not yet timed",
-             'on that CPU. Fast mode runs every chapter in a minute or two.', '',
+             'them after a full run of the course (in `run_times.json`); a column without a total holds chapters timed',
+             'one at a time, with what the chapters before them leave in the caches, as in a full run. A chapter that',
+             'trains runs much faster where the CPU multiplies bf16 matrices natively, and fastest with AMX; a CPU',
+             'without native bf16 trains in float32. An empty cell is a chapter not yet timed on that CPU. Fast mode',
+             'runs every chapter in a minute or two.', '',
              '| chapter | ' + ' | '.join(table) + ' |', '| --- |' + ' --- |' * len(table)]
     cell = lambda row, n: f'{row[n]:.1f}' if n in row else ''
     lines += [f'| {n} | ' + ' | '.join(cell(row, n) for row in table.values()) + ' |' for n in names]
